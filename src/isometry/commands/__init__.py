@@ -1,0 +1,1 @@
+"""One module per ``isometry`` sub-command (see :mod:`isometry.cli`)."""
