@@ -1,0 +1,19 @@
+"""Classical Mahalanobis metric learners with the scikit-learn API.
+
+Class names, hyperparameter names and defaults follow metric-learn 0.7, so its users
+switch by changing the import (``from isometry.learn import LMNN``). Every learner
+has ``fit``, ``transform``, ``components_``, ``get_mahalanobis_matrix()``,
+``pair_distance`` / ``pair_score`` and ``get_metric()``.
+"""
+
+from __future__ import annotations
+
+from ._base import MahalanobisMixin, components_from_metric
+from .constraints import Constraints, wrap_pairs
+
+__all__ = [
+    "MahalanobisMixin",
+    "components_from_metric",
+    "Constraints",
+    "wrap_pairs",
+]
