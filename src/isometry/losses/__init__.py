@@ -7,6 +7,39 @@ names, defaults, default distances and default reductions.
 
 from __future__ import annotations
 
+from ._base import Distance
+from .pairs import (ContrastiveLoss, MarginLoss, SignalToNoiseRatioContrastiveLoss, TripletMarginLoss,
+                    contrastive_loss, margin_loss, triplet_margin_loss)
+from .proxies import NCALoss, ProxyAnchorLoss, ProxyNCALoss, SoftTripleLoss, nca_loss, proxy_anchor_loss
+from .self_supervised import NTXentLoss, SupConLoss, ntxent_loss, supcon_loss
+from .similarity import (CircleLoss, LiftedStructureLoss, MultiSimilarityLoss, circle_loss,
+                         lifted_structure_loss, multi_similarity_loss)
+from .threshold import ThresholdConsistentMarginLoss, threshold_consistent_margin_loss
+from .softmax_margins import (ArcFaceLoss, CosFaceLoss, NormalizedSoftmaxLoss, SubCenterArcFaceLoss,
+                              arcface_logits, cosface_logits)
+
+__all__ = [
+    "Distance",
+    "ContrastiveLoss", "contrastive_loss",
+    "SignalToNoiseRatioContrastiveLoss",
+    "TripletMarginLoss", "triplet_margin_loss",
+    "MarginLoss", "margin_loss",
+    "MultiSimilarityLoss", "multi_similarity_loss",
+    "CircleLoss", "circle_loss",
+    "LiftedStructureLoss", "lifted_structure_loss",
+    "NTXentLoss", "ntxent_loss",
+    "SupConLoss", "supcon_loss",
+    "NCALoss", "nca_loss",
+    "ProxyNCALoss",
+    "ProxyAnchorLoss", "proxy_anchor_loss",
+    "SoftTripleLoss",
+    "NormalizedSoftmaxLoss",
+    "CosFaceLoss", "cosface_logits",
+    "ArcFaceLoss", "arcface_logits",
+    "SubCenterArcFaceLoss",
+    "ThresholdConsistentMarginLoss", "threshold_consistent_margin_loss",
+]
+
 # --- literature losses (owned by the literature-losses helper) ---
 from .alignment_uniformity import AlignmentLoss, AlignmentUniformityLoss, UniformityLoss, alignment_loss, uniformity_loss
 from .hedged import HedgedInstanceLoss, hedged_instance_loss
@@ -19,3 +52,5 @@ _LITERATURE = [
     "RKDAngleLoss", "RKDDistanceLoss", "RKDLoss", "rkd_angle_loss", "rkd_distance_loss",
 ]
 # --- end literature losses ---
+
+__all__ += list(globals().get("_LITERATURE", []))
