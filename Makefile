@@ -22,8 +22,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/isometry demo --out demo-out
 
+# Two pytest workers on two cores: one BLAS/OpenMP thread each, or they oversubscribe.
 test: $(STAMP)
-	$(PY) -m pytest -n 2 -q
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n 2 -q
 
 bench: $(STAMP)
 	@echo "Benchmarks are run one by one, e.g.: $(PY) benchmarks/bench_retrieval.py"
