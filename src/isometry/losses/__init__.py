@@ -8,6 +8,8 @@ names, defaults, default distances and default reductions.
 from __future__ import annotations
 
 from ._base import Distance
+from .cross_batch_memory import CrossBatchMemory
+from .distributed import DistributedLossWrapper, DistributedMinerWrapper
 from .pairs import (ContrastiveLoss, MarginLoss, SignalToNoiseRatioContrastiveLoss, TripletMarginLoss,
                     contrastive_loss, margin_loss, triplet_margin_loss)
 from .proxies import NCALoss, ProxyAnchorLoss, ProxyNCALoss, SoftTripleLoss, nca_loss, proxy_anchor_loss
@@ -38,6 +40,8 @@ __all__ = [
     "ArcFaceLoss", "arcface_logits",
     "SubCenterArcFaceLoss",
     "ThresholdConsistentMarginLoss", "threshold_consistent_margin_loss",
+    "CrossBatchMemory",
+    "DistributedLossWrapper", "DistributedMinerWrapper",
 ]
 
 # --- literature losses (owned by the literature-losses helper) ---
