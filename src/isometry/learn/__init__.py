@@ -10,8 +10,15 @@ from __future__ import annotations
 
 from ._base import MahalanobisMixin, components_from_metric
 from .constraints import Constraints, wrap_pairs
+from .itml import ITML, ITML_Supervised
+from .lmnn import LMNN
+from .nca import NCA
 
 __all__ = [
+    "LMNN",
+    "NCA",
+    "ITML",
+    "ITML_Supervised",
     "MahalanobisMixin",
     "components_from_metric",
     "Constraints",

@@ -1,0 +1,49 @@
+"""Inputs of the weakly supervised learners and their ``*_Supervised`` forms."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ._base import check_pair_labels, check_supervised
+from .constraints import Constraints, wrap_pairs
+
+__all__ = ["check_pair_fit", "pairs_from_labels", "default_n_constraints"]
+
+
+def check_pair_fit(estimator: Any, pairs: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Validate ``fit(pairs, y)``: pairs (n, 2, d) (or indices with a preprocessor), y +/-1."""
+    arr = estimator._check_tuples(pairs, tuple_size=2, reset=True)
+    labels = check_pair_labels(y, arr.shape[0], type(estimator).__name__)
+    return arr, labels
+
+
+def default_n_constraints(n_constraints: Any, n_classes: int, owner: str) -> int:
+    """metric-learn's default: ``20 * n_classes ** 2`` when None."""
+    if n_constraints is None:
+        return 20 * n_classes ** 2
+    if isinstance(n_constraints, bool) or not isinstance(n_constraints, (int, np.integer)) or n_constraints < 1:
+        raise InputError(f"The 'n_constraints' parameter of {owner} must be a positive int or None. "
+                         f"Got {n_constraints!r} instead.")
+    return int(n_constraints)
+
+
+def pairs_from_labels(estimator: Any, X: Any, y: Any, n_constraints: Any, random_state: Any, *,
+                      same_length: bool = False) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """Validated X and seeded positive/negative index pairs (a, b, c, d) drawn from labels."""
+    X, codes, classes = check_supervised(estimator, X, y)
+    n = default_n_constraints(n_constraints, len(classes), type(estimator).__name__)
+    if np.bincount(codes).max() < 2:
+        raise InputError(f"{type(estimator).__name__} needs a class with at least 2 samples to draw similar pairs.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # fewer distinct pairs than asked is fine here
+        abcd = Constraints(codes).positive_negative_pairs(n, same_length=same_length, random_state=random_state)
+    return X, abcd
+
+
+def wrap(X: np.ndarray, abcd: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (n, 2, d) and labels +/-1 from index pairs."""
+    return wrap_pairs(X, abcd)

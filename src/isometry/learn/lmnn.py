@@ -1,0 +1,214 @@
+"""Large Margin Nearest Neighbor (LMNN).
+
+Weinberger, Blitzer, Saul, "Distance Metric Learning for Large Margin Nearest
+Neighbor Classification" (NIPS 2005; JMLR 2009).
+
+Objective (the one metric-learn 0.7 minimizes), with squared distances
+``d_ij = ||L x_i - L x_j||^2``, target neighbours ``j ~> i`` (the ``n_neighbors``
+nearest same-class points in the input space) and impostors ``l`` (other classes):
+
+    reg * sum_{i, j~>i} d_ij + (1 - reg) * sum_{i, j~>i, l} [1 + d_ij - d_il]_+
+
+Differences from metric-learn, on purpose:
+
+- the optimizer is scipy's L-BFGS-B on L (metric-learn: gradient descent with a
+  step that starts at ``learn_rate`` and is halved or grown by 1%); ``learn_rate``
+  and ``min_iter`` are accepted for import compatibility and not used, and
+  ``convergence_tol`` is L-BFGS-B's relative objective tolerance ``ftol``;
+- target neighbours and impostors come from :func:`isometry.distances.knn`
+  (impostors: each point's neighbours in the current embedding that are closer than
+  its furthest target neighbour + 1, searched with a growing k until complete);
+- the gradient is one sparse Laplacian product, not a Python loop over triplets;
+- every class needs at least ``n_neighbors + 1`` samples (metric-learn accepts a class
+  of exactly ``n_neighbors`` and then counts a point as its own target neighbour).
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import minimize
+from sklearn.base import BaseEstimator
+
+from .._validate import Interval, Options, check_params
+from ..distances import knn
+from ._base import MahalanobisMixin, check_supervised
+from ._init import check_n_components, initial_components
+
+__all__ = ["LMNN", "lmnn_loss_grad", "target_neighbors", "find_impostors"]
+
+
+def target_neighbors(X: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
+    """The k nearest same-class points of each point (Euclidean), shape (n, k) of row indices."""
+    out = np.empty((X.shape[0], k), dtype=np.int64)
+    for c in np.unique(codes):
+        rows = np.flatnonzero(codes == c)
+        out[rows] = rows[knn(X[rows], k=k).indices]
+    return out
+
+
+def find_impostors(Z: np.ndarray, codes: np.ndarray, radius: np.ndarray, *, start_k: int = 16
+                   ) -> tuple[np.ndarray, np.ndarray, int]:
+    """All pairs (i, l) with ``codes[l] != codes[i]`` and ``||z_i - z_l||^2 < radius[i]``.
+
+    Candidates come from :func:`isometry.distances.knn` in float32 (faiss when
+    present) with a radius widened by the float32 rounding bound, and k doubled for
+    the queries whose k-th neighbour is still inside; each candidate is then checked
+    in float64, so the result is exact. Returns ``(i, l, k)`` with the largest k used.
+    """
+    n = Z.shape[0]
+    sq = np.einsum("ij,ij->i", Z, Z)
+    wide = radius + 1e-5 * (sq + sq.max()) + 1e-9
+    Z32 = Z.astype(np.float32)
+    queries = np.arange(n)
+    k = k_used = min(max(start_k, 2), n)
+    found_i, found_l = [], []
+    while queries.size:
+        res = knn(Z32[queries], Z32, k=k, distance="sqeuclidean", exclude_self=False)
+        inside = res.distances < wide[queries, None]
+        hit = inside & (codes[res.indices] != codes[queries, None])
+        done = ~inside[:, -1] | (k >= n)
+        rows, cols = np.nonzero(hit & done[:, None])
+        found_i.append(queries[rows])
+        found_l.append(res.indices[rows, cols])
+        queries = queries[~done]
+        k_used = k
+        k = min(2 * k, n)
+    imp_i, imp_l = np.concatenate(found_i), np.concatenate(found_l).astype(np.int64)
+    diff = Z[imp_i] - Z[imp_l]
+    keep = np.einsum("ij,ij->i", diff, diff) < radius[imp_i]
+    return imp_i[keep], imp_l[keep], k_used
+
+
+def lmnn_loss_grad(L: np.ndarray, X: np.ndarray, codes: np.ndarray, targets: np.ndarray,
+                   regularization: float, state: dict | None = None) -> tuple[float, np.ndarray, int]:
+    """LMNN objective, its gradient in L (k, d), and the number of active triplets.
+
+    Parameters
+    ----------
+    L : ndarray, shape (k, d)
+    X : ndarray, shape (n, d)
+    codes : ndarray of int, shape (n,)
+    targets : ndarray of int, shape (n, n_neighbors)
+    regularization : float
+        Weight of the pull term; the push (hinge) term has weight ``1 - regularization``.
+    state : dict, optional
+        Carries the k of the last impostor search between calls (a warm start).
+    """
+    n = X.shape[0]
+    Z = X @ L.T
+    to_target = Z[:, None, :] - Z[targets]
+    dt = np.einsum("ijk,ijk->ij", to_target, to_target)
+    radius = 1.0 + dt.max(axis=1)
+    state = {} if state is None else state
+    imp_i, imp_l, state["k"] = find_impostors(Z, codes, radius, start_k=state.get("k", 16) // 2)
+    diff = Z[imp_i] - Z[imp_l]
+    dil = np.einsum("ij,ij->i", diff, diff)
+    margin = 1.0 + dt[imp_i] - dil[:, None]  # (P, n_neighbors)
+    active = margin > 0
+    value = regularization * dt.sum() + (1.0 - regularization) * margin[active].sum()
+    push = 1.0 - regularization
+    # Edge weights of sum_ab w_ab (x_a - x_b)(x_a - x_b)^T (gradient of value in M).
+    count = np.stack([np.bincount(imp_i, weights=active[:, m], minlength=n)
+                      for m in range(targets.shape[1])], axis=1)
+    w_target = regularization + push * count
+    w_imp = -push * active.sum(axis=1)
+    rows = np.r_[np.repeat(np.arange(n), targets.shape[1]), imp_i]
+    cols = np.r_[targets.ravel(), imp_l]
+    W = sp.coo_matrix((np.r_[w_target.ravel(), w_imp], (rows, cols)), shape=(n, n)).tocsr()
+    S = W + W.T
+    lap = sp.diags(np.asarray(S.sum(axis=1)).ravel()) - S
+    grad = 2.0 * (Z.T @ (lap @ X))
+    return float(value), grad, int(active.sum())
+
+
+class LMNN(MahalanobisMixin, BaseEstimator):
+    """Large Margin Nearest Neighbor metric learning (Weinberger et al., 2005).
+
+    Parameters
+    ----------
+    init : {"auto", "pca", "lda", "identity", "random"} or ndarray, default="auto"
+        Initial linear map (see :class:`isometry.learn.NCA`).
+    n_neighbors : int, default=3
+        Target neighbours per point; every class needs ``n_neighbors + 1`` samples.
+    min_iter : int, default=50
+        Accepted for compatibility with metric-learn; not used by L-BFGS-B.
+    max_iter : int, default=1000
+        L-BFGS-B iterations.
+    learn_rate : float, default=1e-7
+        Accepted for compatibility with metric-learn; not used (L-BFGS-B line search).
+    regularization : float in [0, 1], default=0.5
+        Weight of the pull term; the hinge (push) term gets ``1 - regularization``.
+    convergence_tol : float, default=0.001
+        Relative objective change at which L-BFGS-B stops (its ``ftol``).
+    verbose : bool, default=False
+    preprocessor : array-like or callable, default=None
+    n_components : int or None, default=None
+    random_state : int, RandomState or None, default=None
+
+    Attributes
+    ----------
+    components_ : ndarray, shape (n_components, n_features)
+    n_iter_ : int
+    n_active_ : int
+        Active (margin-violating) triplets at the solution.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> X, y = load_iris(return_X_y=True)
+    >>> LMNN(max_iter=20).fit(X, y).components_.shape
+    (4, 4)
+    """
+
+    _parameter_constraints = {
+        "n_neighbors": (Interval(numbers.Integral, 1, None),),
+        "min_iter": (Interval(numbers.Integral, 0, None),),
+        "max_iter": (Interval(numbers.Integral, 1, None),),
+        "learn_rate": (Interval(numbers.Real, 0, None, "neither"),),
+        "regularization": (Interval(numbers.Real, 0, 1),),
+        "convergence_tol": (Interval(numbers.Real, 0, None),),
+        "verbose": (bool, Options([0, 1])),
+    }
+
+    def __init__(self, init="auto", n_neighbors=3, min_iter=50, max_iter=1000, learn_rate=1e-7,
+                 regularization=0.5, convergence_tol=0.001, verbose=False, preprocessor=None,
+                 n_components=None, random_state=None):
+        self.init = init
+        self.n_neighbors = n_neighbors
+        self.min_iter = min_iter
+        self.max_iter = max_iter
+        self.learn_rate = learn_rate
+        self.regularization = regularization
+        self.convergence_tol = convergence_tol
+        self.verbose = verbose
+        self.preprocessor = preprocessor
+        self.n_components = n_components
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any) -> "LMNN":
+        """Learn the map from points X (n_samples, n_features) and class labels y (n_samples,)."""
+        check_params(type(self).__name__, self.get_params(), self._parameter_constraints)
+        X, codes, _ = check_supervised(self, X, y, min_per_class=self.n_neighbors + 1)
+        k = check_n_components(self.n_components, X.shape[1], "LMNN")
+        L0 = initial_components(X, codes, self.init, k, self.random_state, "LMNN")
+        targets = target_neighbors(X, codes, self.n_neighbors)
+        d = X.shape[1]
+        reg = float(self.regularization)
+        state: dict = {}
+
+        def fun(flat: np.ndarray) -> tuple[float, np.ndarray]:
+            value, grad, _ = lmnn_loss_grad(flat.reshape(-1, d), X, codes, targets, reg, state)
+            return value, grad.ravel()
+
+        result = minimize(fun, L0.ravel(), jac=True, method="L-BFGS-B",
+                          options={"maxiter": self.max_iter, "ftol": self.convergence_tol})
+        self.components_ = result.x.reshape(-1, d)
+        self.n_iter_ = int(result.nit)
+        self.n_active_ = lmnn_loss_grad(self.components_, X, codes, targets, reg)[2]
+        if self.verbose:
+            print(f"[LMNN] {result.message} after {result.nit} iterations; objective {result.fun:.6g}")
+        return self
