@@ -220,8 +220,11 @@ class _TorchSearch:
         self.budget = budget
 
     def block_rows(self, k: int) -> int:
-        # The distance block (m columns) plus top-k buffers.
-        return rows_per_block(self.ref.shape[0] + 2 * k, 2 * self.ref.element_size(), budget=self.budget,
+        # The distance block (m columns) plus top-k buffers; GPUs get bigger blocks to stay busy.
+        budget = self.budget
+        if budget is None and self.device.type == "cuda":
+            budget = min(2 * 2**30, torch.cuda.mem_get_info(self.device)[0] // 8)
+        return rows_per_block(self.ref.shape[0] + 2 * k, 2 * self.ref.element_size(), budget=budget,
                               minimum=8, maximum=8192)
 
     @torch.no_grad()
