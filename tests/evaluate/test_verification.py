@@ -240,3 +240,13 @@ def test_string_labels_and_torch_embeddings():
     a = pair_scores(x, y)
     b = pair_scores(torch.from_numpy(x), names)
     assert np.allclose(a.scores, b.scores) and (a.is_positive == b.is_positive).all()
+
+
+def test_flipped_curve_equals_sorting_negated_scores(rng):
+    from isometry.evaluate.verification import counts_curve, flipped_curve
+
+    s = rng.integers(0, 20, 300).astype(float)
+    y = rng.random(300) < 0.2
+    a, b = flipped_curve(counts_curve(s, y)), counts_curve(-s, ~y)
+    assert np.array_equal(a.thresholds, b.thresholds)
+    assert np.array_equal(a.tps, b.tps) and np.array_equal(a.fps, b.fps)

@@ -40,7 +40,7 @@ from .._registry import Record, Registry
 from .._validate import Interval, Options, check_embeddings, check_param, check_same_width
 from ..distances.knn import KNN_DISTANCES, iter_knn
 from ..errors import InputError
-from .verification import _auroc, _average_precision, _curve_from_sorted, _sort_descending, check_scores
+from .verification import _auroc, _average_precision, check_scores, counts_curve, flipped_curve
 
 __all__ = [
     "OODResult",
@@ -125,10 +125,8 @@ def ood_metrics(id_scores: Any, ood_scores: Any, *, normalize: str | None = None
     """
     check_param(normalize, "normalize", "ood_metrics", Options((None, "minmax")))
     s, is_ood, n_id = _pooled(id_scores, ood_scores)
-    sorted_s, sorted_ood = _sort_descending(s, is_ood)
-    out = _curve_from_sorted(sorted_s, sorted_ood)
-    # ID positive with confidence -score: the same sort read from the other end.
-    inn = _curve_from_sorted(-sorted_s[::-1], ~sorted_ood[::-1])
+    out = counts_curve(s, is_ood)
+    inn = flipped_curve(out)  # ID positive with confidence -score, from the same sort
     return OODResult(
         auroc=_auroc(out), fpr_at_95_tpr=_fpr_at_tpr(inn, 0.95), aupr_in=_average_precision(inn),
         aupr_out=_average_precision(out), autc=_autc(s[:n_id], s[n_id:], normalize),
@@ -139,26 +137,26 @@ def ood_metrics(id_scores: Any, ood_scores: Any, *, normalize: str | None = None
 def ood_auroc(id_scores: Any, ood_scores: Any) -> float:
     """AUROC of separating OOD (positive) from ID inputs by their OOD scores."""
     s, is_ood, _ = _pooled(id_scores, ood_scores)
-    return _auroc(_curve_from_sorted(*_sort_descending(s, is_ood)))
+    return _auroc(counts_curve(s, is_ood))
 
 
 def fpr_at_tpr(id_scores: Any, ood_scores: Any, tpr: float = 0.95) -> float:
     """Share of OOD inputs accepted when at least ``tpr`` of the ID inputs are accepted."""
     check_param(tpr, "tpr", "fpr_at_tpr", Interval(numbers.Real, 0, 1, "right"))
     s, is_ood, _ = _pooled(id_scores, ood_scores)
-    return _fpr_at_tpr(_curve_from_sorted(*_sort_descending(-s, ~is_ood)), tpr)
+    return _fpr_at_tpr(counts_curve(-s, ~is_ood), tpr)
 
 
 def aupr_in(id_scores: Any, ood_scores: Any) -> float:
     """Average precision of detecting ID inputs (positive) by low OOD scores."""
     s, is_ood, _ = _pooled(id_scores, ood_scores)
-    return _average_precision(_curve_from_sorted(*_sort_descending(-s, ~is_ood)))
+    return _average_precision(counts_curve(-s, ~is_ood))
 
 
 def aupr_out(id_scores: Any, ood_scores: Any) -> float:
     """Average precision of detecting OOD inputs (positive) by high OOD scores."""
     s, is_ood, _ = _pooled(id_scores, ood_scores)
-    return _average_precision(_curve_from_sorted(*_sort_descending(s, is_ood)))
+    return _average_precision(counts_curve(s, is_ood))
 
 
 def autc(id_scores: Any, ood_scores: Any, *, normalize: str | None = None) -> float:

@@ -45,7 +45,7 @@ from scipy.special import digamma
 from .._registry import Record, Registry
 from .._validate import Interval, check_embeddings, check_labels, check_param, check_same_width, encode_labels
 from ..distances.knn import iter_knn
-from .verification import _thin_curve, check_binary, check_scores
+from .verification import _thin_curve, check_binary, check_scores, counts_curve
 
 __all__ = [
     "SelectiveResult",
@@ -89,12 +89,8 @@ def _groups(confidence: Any, correct: Any) -> tuple[np.ndarray, np.ndarray, np.n
     """(thresholds, accepted counts, accepted failures) per tie group, decreasing confidence."""
     c = check_scores(confidence, "confidence")
     ok = check_binary(correct, c.shape[0], "correct")
-    order = np.argsort(c)[::-1]
-    c, fail = c[order], ~ok[order]
-    ends = np.concatenate([np.flatnonzero(c[1:] != c[:-1]), [c.shape[0] - 1]])
-    accepted = (ends + 1).astype(np.float64)
-    failures = np.cumsum(fail, dtype=np.float64)[ends]
-    return c[ends], accepted, failures, c.shape[0]
+    curve = counts_curve(c, ~ok)  # "positives" = failures
+    return curve.thresholds, curve.tps + curve.fps, curve.tps, c.shape[0]
 
 
 def _aurc(accepted: np.ndarray, failures: np.ndarray, n: int) -> float:

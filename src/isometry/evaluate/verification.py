@@ -2,9 +2,10 @@
 
 A verification system answers "same class?" for a pair by thresholding a score.
 Everything here works on 1-D scores where **higher means more likely positive**
-and sorts them exactly once (``np.argsort``), then reads every metric from the
-counts of positives and negatives at each distinct score, so 10,000,000 scores
-take seconds and no Python loop runs over scores.
+and sorts them once (a value-only ``np.sort`` of all scores, plus one of the
+smaller class, both much faster than an ``argsort``), then reads every metric from
+the counts of positives and negatives at each distinct score, so 10,000,000 scores
+take about a second and no Python loop runs over scores.
 
 Conventions (scikit-learn's, so the numbers match ``roc_curve``,
 ``roc_auc_score`` and ``average_precision_score`` to 1e-12):
@@ -166,20 +167,44 @@ def binary_curve(scores: Any, is_positive: Any, *, require_both: bool = True) ->
     if require_both and (n_pos == 0 or n_pos == y.shape[0]):
         what = "negative" if n_pos else "positive"
         raise InputError(f"is_positive has no {what} entries; ROC, AUROC and AP need both positives and negatives.")
-    return _curve_from_sorted(*_sort_descending(s, y))
+    return counts_curve(s, y)
 
 
-def _sort_descending(s: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(s)[::-1]  # ties are grouped below, so the sort need not be stable
-    return s[order], y[order]
+def counts_curve(s: np.ndarray, y: np.ndarray) -> BinaryCurve:
+    """:class:`BinaryCurve` of validated float64 scores and booleans (may lack a class).
+
+    One value-only sort of all scores (much faster than an argsort) gives the
+    distinct thresholds and how many scores reach each; the smaller class is
+    sorted on its own and counted per threshold with ``searchsorted``.
+    """
+    m = np.sort(s)
+    n = m.shape[0]
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(m[1:], m[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    values = m[starts]
+    above = (n - starts).astype(np.float64)  # scores >= each distinct value
+    n_pos = int(np.count_nonzero(y))
+    if n_pos <= n - n_pos:
+        tps = n_pos - np.searchsorted(np.sort(s[y]), values, side="left").astype(np.float64)
+        fps = above - tps
+    else:
+        fps = (n - n_pos) - np.searchsorted(np.sort(s[~y]), values, side="left").astype(np.float64)
+        tps = above - fps
+    return BinaryCurve(values[::-1], tps[::-1], fps[::-1])
 
 
-def _curve_from_sorted(s: np.ndarray, y: np.ndarray) -> BinaryCurve:
-    last = np.flatnonzero(s[1:] != s[:-1])
-    ends = np.concatenate([last, [s.shape[0] - 1]])
-    tps = np.cumsum(y, dtype=np.float64)[ends]
-    fps = (ends + 1).astype(np.float64) - tps
-    return BinaryCurve(s[ends], tps, fps)
+def flipped_curve(c: BinaryCurve) -> BinaryCurve:
+    """The curve of the negated scores with the classes swapped, without sorting again.
+
+    Accepting ``-s >= -t`` means ``s <= t``; the counts at or below t are the totals
+    minus the counts strictly above t (those of the next higher threshold).
+    """
+    n_pos, n_neg = c.tps[-1], c.fps[-1]
+    tps_above = np.concatenate([[0.0], c.tps[:-1]])
+    fps_above = np.concatenate([[0.0], c.fps[:-1]])
+    return BinaryCurve(-c.thresholds[::-1], (n_neg - fps_above)[::-1], (n_pos - tps_above)[::-1])
 
 
 # --------------------------------------------------------------------------------------
