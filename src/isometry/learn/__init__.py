@@ -12,13 +12,22 @@ from ._base import MahalanobisMixin, components_from_metric
 from .constraints import Constraints, wrap_pairs
 from .itml import ITML, ITML_Supervised
 from .lmnn import LMNN
+from .lsml import LSML, LSML_Supervised
+from .mmc import MMC, MMC_Supervised
 from .nca import NCA
+from .sdml import SDML, SDML_Supervised
 
 __all__ = [
     "LMNN",
     "NCA",
     "ITML",
     "ITML_Supervised",
+    "LSML",
+    "LSML_Supervised",
+    "SDML",
+    "SDML_Supervised",
+    "MMC",
+    "MMC_Supervised",
     "MahalanobisMixin",
     "components_from_metric",
     "Constraints",
