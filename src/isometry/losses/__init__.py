@@ -46,11 +46,14 @@ __all__ = [
 
 # --- literature losses (owned by the literature-losses helper) ---
 from .alignment_uniformity import AlignmentLoss, AlignmentUniformityLoss, UniformityLoss, alignment_loss, uniformity_loss
+from .contextual import ContextualLoss, contextual_loss, contextual_similarity
 from .equiangular import EBVLoss, ebv_loss, equiangular_basis_vectors
 from .few_shot import ICNNLoss, ProtoTripletLoss, icnn_score, proto_triplet_loss
 from .hedged import HedgedInstanceLoss, hedged_instance_loss
+from .metrix import MetrixContrastiveLoss, MetrixMultiSimilarityLoss, MetrixProxyAnchorLoss, mix_embeddings
 from .mmcr import MMCRLoss, mmcr_loss
 from .nbc_softmax import NBCSoftmaxLoss, nbc_softmax_loss
+from .procsim import ProcSimLoss, procsim_confidence, procsim_loss
 from .relational import RKDAngleLoss, RKDDistanceLoss, RKDLoss, rkd_angle_loss, rkd_distance_loss
 
 _LITERATURE = [
@@ -58,6 +61,9 @@ _LITERATURE = [
     "EBVLoss", "ebv_loss", "equiangular_basis_vectors", "ICNNLoss", "ProtoTripletLoss", "icnn_score", "proto_triplet_loss",
     "HedgedInstanceLoss", "hedged_instance_loss", "MMCRLoss", "mmcr_loss", "NBCSoftmaxLoss", "nbc_softmax_loss",
     "RKDAngleLoss", "RKDDistanceLoss", "RKDLoss", "rkd_angle_loss", "rkd_distance_loss",
+    "ContextualLoss", "contextual_loss", "contextual_similarity",
+    "MetrixContrastiveLoss", "MetrixMultiSimilarityLoss", "MetrixProxyAnchorLoss", "mix_embeddings",
+    "ProcSimLoss", "procsim_confidence", "procsim_loss",
 ]
 # --- end literature losses ---
 
