@@ -70,9 +70,6 @@ def graphical_lasso_admm(S: np.ndarray, alpha: float, *, rho: float = 1.0, max_i
 class _BaseSDML(MahalanobisMixin):
     def _fit_pairs(self, pairs: np.ndarray, y: np.ndarray) -> None:
         check_params(type(self).__name__, self.get_params(), _CONSTRAINTS)
-        d = pairs.shape[2]
-        if d < 2:
-            raise InputError(f"{type(self).__name__} needs at least 2 features; got {d} feature.")
         M0 = prior_metric(points_of_tuples(pairs), self.prior, self.random_state, type(self).__name__)
         if np.linalg.eigvalsh(M0).min() <= 0:
             raise InputError(f"{type(self).__name__} needs a positive definite prior; use prior='identity'.")
