@@ -1,0 +1,136 @@
+"""Parity with metric-learn 0.7 where its algorithm is deterministic.
+
+metric-learn 0.7 does not run on scikit-learn >= 1.8 as released; the fixture patches
+it at runtime (the fix on its master): the ``force_all_finite`` keyword is renamed to
+``ensure_all_finite`` and SDML's ``graphical_lasso`` is routed to scikit-learn's
+private ``_graphical_lasso``. Nothing is pinned.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_wine
+from sklearn.preprocessing import StandardScaler
+
+import isometry.learn as iso
+from isometry.learn.constraints import Constraints, wrap_pairs
+from isometry.learn.lmnn import lmnn_loss_grad, target_neighbors
+from isometry.learn.nca import nca_loss_grad
+
+ml = pytest.importorskip("metric_learn")
+
+
+def _renamed(fn):
+    def wrapper(*args, **kwargs):
+        if "force_all_finite" in kwargs:
+            kwargs["ensure_all_finite"] = kwargs.pop("force_all_finite")
+        return fn(*args, **kwargs)
+    return wrapper
+
+
+@pytest.fixture(scope="module")
+def metric_learn(request):
+    import sys
+
+    from sklearn.covariance._graph_lasso import _graphical_lasso
+    from sklearn.utils.validation import check_array, check_X_y
+
+    mp = pytest.MonkeyPatch()
+    for name, mod in list(sys.modules.items()):
+        if name.startswith("metric_learn") and mod is not None:
+            if hasattr(mod, "check_array"):
+                mp.setattr(mod, "check_array", _renamed(check_array))
+            if hasattr(mod, "check_X_y"):
+                mp.setattr(mod, "check_X_y", _renamed(check_X_y))
+
+    def graphical_lasso(emp_cov, alpha, cov_init=None, **kwargs):
+        return _graphical_lasso(emp_cov, alpha, **kwargs)[:2]
+
+    mp.setattr(sys.modules["metric_learn.sdml"], "graphical_lasso", graphical_lasso)
+    yield ml
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    abcd = Constraints(y).positive_negative_pairs(40, same_length=True, random_state=0)
+    return X, y, abcd
+
+
+def _M(est):
+    return est.get_mahalanobis_matrix()
+
+
+def test_lsml_same_metric(metric_learn, data):
+    X, _, abcd = data
+    quads = X[np.column_stack(abcd)]
+    np.testing.assert_allclose(_M(iso.LSML().fit(quads)), _M(metric_learn.LSML().fit(quads)), rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("diagonal", [False, True])
+def test_mmc_same_metric(metric_learn, data, diagonal):
+    X, _, abcd = data
+    pairs, y = wrap_pairs(X, abcd)
+    a = iso.MMC(diagonal=diagonal, max_iter=30).fit(pairs, y)
+    b = metric_learn.MMC(diagonal=diagonal, max_iter=30).fit(pairs, y)
+    np.testing.assert_allclose(_M(a), _M(b), rtol=1e-6, atol=1e-9)
+
+
+def test_itml_same_optimum(metric_learn, data):
+    X, _, abcd = data
+    pairs, y = wrap_pairs(X, abcd)
+    a = iso.ITML(tol=1e-6).fit(pairs, y)
+    b = metric_learn.ITML(max_iter=5000, tol=1e-6).fit(pairs, y)
+    np.testing.assert_allclose(a.bounds_, b.bounds_)
+    assert np.abs(_M(a) - _M(b)).max() <= 2e-3 * np.abs(_M(b)).max()
+
+
+def test_sdml_same_graphical_lasso(metric_learn, data):
+    X, _, abcd = data
+    pairs, y = wrap_pairs(X, abcd)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = iso.SDML(balance_param=1e-3, prior="covariance").fit(pairs, y)
+        b = metric_learn.SDML(balance_param=1e-3, prior="covariance").fit(pairs, y)
+    assert np.abs(_M(a) - _M(b)).max() <= 5e-3 * np.abs(_M(b)).max()
+
+
+def test_nca_objective_and_gradient(metric_learn, data):
+    X, y, _ = data
+    L = np.random.default_rng(0).normal(size=(5, X.shape[1]))
+    value, grad = nca_loss_grad(L, X, y, budget=4096)
+    est = metric_learn.NCA()
+    est.n_iter_ = 0
+    ml_value, ml_grad = est._loss_grad_lbfgs(L.ravel(), X, y[:, None] == y[None, :], -1.0)
+    assert np.isclose(value, -ml_value, rtol=1e-12)
+    np.testing.assert_allclose(grad.ravel(), -ml_grad, rtol=1e-9, atol=1e-10)
+
+
+def test_lmnn_objective_gradient_and_targets(metric_learn, data):
+    from metric_learn.lmnn import _sum_outer_products
+
+    X, y, _ = data
+    est = metric_learn.LMNN(n_neighbors=3)
+    est.labels_ = np.unique(y)
+    targets = est._select_targets(X, y)
+    np.testing.assert_array_equal(np.sort(target_neighbors(X, y, 3), 1), np.sort(targets, 1))
+    L = np.eye(X.shape[1]) + 0.1 * np.random.default_rng(0).normal(size=(X.shape[1],) * 2)
+    pull = _sum_outer_products(X, targets.ravel(), np.repeat(np.arange(len(X)), 3))
+    G, objective, active = est._loss_grad(X, L, pull, 3, 0.5, targets, y)
+    value, grad, n_active = lmnn_loss_grad(L, X, y, targets, 0.5)
+    assert np.isclose(value, objective, rtol=1e-10) and n_active == active
+    np.testing.assert_allclose(grad, G, rtol=1e-8, atol=1e-8 * np.abs(G).max())
+
+
+def test_supervised_pairs_use_their_own_draws_but_same_api(metric_learn, data):
+    X, y, _ = data
+    a = iso.ITML_Supervised(n_constraints=50, random_state=0).fit(X, y)
+    b = metric_learn.ITML_Supervised(n_constraints=50, random_state=0).fit(X, y)
+    assert a.transform(X).shape == b.transform(X).shape
+    deprecated = {"num_constraints", "convergence_threshold"}  # deprecated aliases, not carried over
+    assert set(iso.ITML_Supervised().get_params()) == set(b.get_params()) - deprecated
