@@ -10,6 +10,12 @@ from __future__ import annotations
 
 from ._base import MahalanobisMixin, components_from_metric
 from .constraints import Constraints, wrap_pairs
+from .covariance import Covariance
+from .lfda import LFDA
+from .metric_nearness import MetricNearness, metric_nearness
+from .mlkr import MLKR
+from .rca import RCA, RCA_Supervised
+from .scml import SCML, SCML_Supervised
 from .itml import ITML, ITML_Supervised
 from .lmnn import LMNN
 from .lsml import LSML, LSML_Supervised
@@ -28,6 +34,15 @@ __all__ = [
     "SDML_Supervised",
     "MMC",
     "MMC_Supervised",
+    "RCA",
+    "RCA_Supervised",
+    "LFDA",
+    "MLKR",
+    "SCML",
+    "SCML_Supervised",
+    "Covariance",
+    "MetricNearness",
+    "metric_nearness",
     "MahalanobisMixin",
     "components_from_metric",
     "Constraints",
