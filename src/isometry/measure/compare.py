@@ -93,12 +93,15 @@ def prdc(real: Any, fake: Any, k: int = 5) -> dict[str, float]:
     recalled = torch.zeros(r.shape[0], dtype=torch.bool)
     covered = torch.zeros(r.shape[0], dtype=torch.bool)
     step = rows_per_block(f.shape[0], 24, minimum=1)
+    buf = torch.empty((min(step, r.shape[0]), f.shape[0]), dtype=torch.float64)
     for s in range(0, r.shape[0], step):
-        d = _sklearn_like(torch.addmm(f_sq, r[s : s + step], f.T, alpha=-2.0) + r_sq[s : s + step, None], single)
-        inside = d < r_radius[s : s + step, None]
-        in_real_ball += inside.sum(dim=0)
-        recalled[s : s + step] = (d < f_radius[None, :]).any(dim=1)
-        covered[s : s + step] = d.min(dim=1).values < r_radius[s : s + step]
+        e = min(s + step, r.shape[0])
+        sq = torch.addmm(f_sq, r[s:e], f.T, alpha=-2.0, out=buf[: e - s])
+        d = _sklearn_like(sq.add_(r_sq[s:e, None]), single)
+        inside = d < r_radius[s:e, None]
+        in_real_ball += torch.count_nonzero(inside, dim=0)
+        recalled[s:e] = (d < f_radius[None, :]).any(dim=1)
+        covered[s:e] = d.amin(dim=1) < r_radius[s:e]
     return {
         "precision": float((in_real_ball > 0).double().mean()),
         "recall": float(recalled.double().mean()),
@@ -113,8 +116,9 @@ def _kth_radius(x: torch.Tensor, k: int, single: bool) -> torch.Tensor:
 
 
 def _sklearn_like(sq: torch.Tensor, single: bool) -> torch.Tensor:
-    sq = sq.clamp_min(0.0)
-    return sq.float().sqrt() if single else sq.sqrt()
+    """Distances from float64 squared distances, rounded as scikit-learn does (may reuse ``sq``)."""
+    sq = sq.clamp_min_(0.0)
+    return sq.float().sqrt_() if single else sq.sqrt_()
 
 
 def mmd(A: Any, B: Any, *, bandwidth: float | None = None, seed: int = 0) -> float:

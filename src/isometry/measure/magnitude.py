@@ -118,7 +118,7 @@ def weighting_vector(X: Any, scale: float = 1.0, *, method: str = "auto",
     check_param(scale, "scale", "weighting_vector", Interval(numbers.Real, 0, None))
     w = _Solver(points, method, options).solve_scales([float(scale)])[0]
     out = (w[inverse] / counts[inverse]).astype(np.float64)
-    return torch.from_numpy(out) if isinstance(X, torch.Tensor) else out
+    return torch.from_numpy(out).to(X.device) if isinstance(X, torch.Tensor) else out
 
 
 def magnitude(X: Any, scale: float = 1.0, *, method: str = "auto", options: SolverOptions | None = None) -> float:
