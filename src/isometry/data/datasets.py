@@ -57,7 +57,7 @@ class FeatureDataset(Dataset):
         if image_shape is not None and int(np.prod(image_shape)) != x.shape[1]:
             raise InputError(f"image_shape {tuple(image_shape)} holds {int(np.prod(image_shape))} values but "
                              f"features have {x.shape[1]} columns.")
-        self.features = torch.as_tensor(np.asarray(x, dtype=np.float32))
+        self.features = torch.from_numpy(np.array(x, dtype=np.float32))  # a copy: memmaps are read-only
         self.targets = torch.as_tensor(codes)
         self.classes = classes
         self.image_shape = None if image_shape is None else tuple(int(s) for s in image_shape)
