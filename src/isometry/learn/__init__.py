@@ -12,7 +12,7 @@ from ._base import MahalanobisMixin, components_from_metric
 from .constraints import Constraints, wrap_pairs
 from .covariance import Covariance
 from .lfda import LFDA
-from .metric_nearness import MetricNearness, metric_nearness
+from .metric_nearness import MetricNearness
 from .mlkr import MLKR
 from .rca import RCA, RCA_Supervised
 from .scml import SCML, SCML_Supervised
@@ -42,7 +42,6 @@ __all__ = [
     "SCML_Supervised",
     "Covariance",
     "MetricNearness",
-    "metric_nearness",
     "MahalanobisMixin",
     "components_from_metric",
     "Constraints",

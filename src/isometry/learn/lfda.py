@@ -134,7 +134,7 @@ class LFDA(MahalanobisMixin, BaseEstimator):
     def fit(self, X: Any, y: Any) -> "LFDA":
         """Learn the map from X (n_samples >= 2, n_features) and class labels y (n_samples,)."""
         check_params(type(self).__name__, self.get_params(), self._parameter_constraints)
-        X, codes, _ = check_supervised(self, X, y, min_classes=1)
+        X, codes, _ = check_supervised(self, X, y, min_classes=2)
         n, d = X.shape
         if n < 2:
             from ..errors import InputError

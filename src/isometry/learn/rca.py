@@ -198,7 +198,7 @@ class RCA_Supervised(RCA):
     def fit(self, X: Any, y: Any) -> "RCA_Supervised":
         """Draw chunklets from class labels y (n_samples,) and learn the metric from X."""
         check_params(type(self).__name__, self.get_params(), self._parameter_constraints)
-        X, codes, _ = check_supervised(self, X, y, min_classes=1)
+        X, codes, _ = check_supervised(self, X, y, min_classes=2)
         if X.shape[0] < 2:
             raise InputError(f"RCA_Supervised needs at least 2 samples; got {X.shape[0]} sample(s).")
         n_chunks = min(self.n_chunks, int((np.bincount(codes) // self.chunk_size).sum()))
