@@ -14,6 +14,10 @@ accumulated in row blocks, so memory is O(block x n_c), never n_c x n_c.
 
 Differences from metric-learn 0.7, on purpose:
 
+- ``sigma_i`` is each point's k-th neighbour distance. metric-learn's
+  ``np.partition(dist, k, axis=0)[:, k]`` reads column k of a column-wise partition
+  instead, which is not that distance (tests/parity shows both; with metric-learn's
+  scales substituted, the two implementations agree to 1e-5);
 - metric-learn computes ``S_b + 2 S_w`` instead of ``S_b`` (``tSb -= outer/n - tSw``
   flips the sign of ``tSw``; the paper's Matlab code subtracts it). The eigenvectors are
   the same, every eigenvalue is shifted by 2, so ``embedding_type="weighted"`` scales

@@ -83,9 +83,9 @@ def rca_components(X: np.ndarray, chunks: np.ndarray, n_components: int) -> tupl
     total = np.atleast_2d(np.cov(X[mask], rowvar=False))
     # Directions of least within-chunklet / total variance (generalized symmetric eigenproblem).
     try:
-        _, vecs = eigh(C, total + EIGEN_FLOOR * np.trace(total) / d * np.eye(d))
-    except np.linalg.LinAlgError:
-        raise InputError("RCA: the covariance of the chunked points is degenerate; remove constant features.") from None
+        _, vecs = eigh(C, total)
+    except np.linalg.LinAlgError:  # singular total covariance (constant features): a tiny ridge
+        _, vecs = eigh(C, total + EIGEN_FLOOR * max(float(np.trace(total)) / d, 1e-300) * np.eye(d))
     A = vecs[:, :n_components]
     inner, floored = _inv_sqrt(A.T @ C @ A)
     return inner @ A.T, floored
