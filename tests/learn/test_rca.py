@@ -25,7 +25,8 @@ def _chunked(rng, n_chunks=40, size=3, d=4):
 def test_within_chunk_covariance_matches_loop(rng):
     X, chunks = _chunked(rng)
     chunks[:3] = -1
-    C, mask = within_chunk_covariance(X, chunks)
+    C, mask, shrunk = within_chunk_covariance(X, chunks)
+    assert not shrunk
     rows = []
     for c in np.unique(chunks[chunks >= 0]):
         part = X[chunks == c]
@@ -38,7 +39,7 @@ def test_within_chunk_covariance_matches_loop(rng):
 def test_rca_whitens_chunk_scatter(rng):
     X, chunks = _chunked(rng)
     L = RCA().fit(X, chunks).components_
-    C, _ = within_chunk_covariance(X, chunks)
+    C, _, _ = within_chunk_covariance(X, chunks)
     assert np.allclose(L @ C @ L.T, np.eye(4), atol=1e-8)
 
 
@@ -57,9 +58,11 @@ def test_chunks_keyword_and_reduction(rng):
 def test_singular_scatter_stays_finite(rng):
     X, chunks = _chunked(rng)
     X = np.c_[X, np.zeros(len(X))]  # a feature without variance
-    with pytest.warns(UserWarning, match="singular"):
+    with pytest.warns(UserWarning, match="Ledoit-Wolf"):
         M = RCA().fit(X, chunks).get_mahalanobis_matrix()
     assert np.isfinite(M).all()
+    C, _, shrunk = within_chunk_covariance(X, chunks, shrink_if_singular=True)
+    assert shrunk and np.linalg.eigvalsh(C).min() > 0
 
 
 def test_supervised_string_labels_and_gridsearch():

