@@ -20,8 +20,10 @@ edge vector x. The scheme keeps an *active set* of such constraints:
    all active constraints are projected at once (a Jacobi sweep, with Nesterov
    momentum and a step bounded by the largest eigenvalue of the scaled
    ``A W^{-1} A^T``), so a sweep is two sparse matrix-vector products, not a Python
-   loop over constraints. Its fixed point is the same (the KKT point of the QP over
-   the active set), and ``x = d - W^{-1} A^T z`` throughout;
+   loop over constraints. Each constraint's step is scaled by component averaging
+   (edges weighted by how many active constraints share them; Censor, Gordon & Gordon,
+   "Component averaging", 2001). The fixed point is the same as the paper's (the KKT
+   point of the QP over the active set), and ``x = d - W^{-1} A^T z`` throughout;
 3. **forget** — constraints whose dual variable is 0 are dropped.
 
 The loop ends when the oracle finds no edge violating its shortest path by more
@@ -253,8 +255,12 @@ def _dual_sweeps(A: sp.csr_matrix, d: np.ndarray, winv: np.ndarray, z: np.ndarra
     z = 0, a slack for z > 0) is <= target; returns z and that residual.
     """
     AT = A.T.tocsr()
-    norm2 = np.asarray(A.multiply(A) @ winv).ravel()  # a_c^T W^{-1} a_c
-    scale = 1.0 / norm2
+    # Component-averaging scaling (Censor, Gordon & Gordon, 2001): each edge's share is
+    # weighted by how many active constraints use it, so lam <= 1 and lightly shared
+    # constraints take long steps.
+    sq = A.multiply(A)
+    uses = np.asarray(sq.sum(axis=0)).ravel()
+    scale = 1.0 / np.asarray(sq @ (uses * winv)).ravel()
     lam = _largest_eigenvalue(A, AT, winv, np.sqrt(scale))
     step = scale / (1.02 * lam)
     y, t = z.copy(), 1.0
