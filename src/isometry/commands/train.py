@@ -100,7 +100,9 @@ def run(args: argparse.Namespace) -> int:
         keys = ("mean_average_precision_at_r", "precision_at_1", "recall_at_1", "nmi")
         print(f"epochs run: {result['epochs_run']}, best epoch: {result['best_epoch']}")
         print("  ".join(f"{k}={best[k]:.4f}" for k in keys if k in best))
-        print(f"wrote {args.out}/report.html")
+        from pathlib import Path
+
+        print(f"wrote {Path(args.out) / ('report.html' if (Path(args.out) / 'report.html').exists() else '')}")
     return 0
 
 

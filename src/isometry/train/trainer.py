@@ -147,6 +147,7 @@ class Trainer:
             start = time.perf_counter()
             epoch = self.state.epoch + 1
             mean_loss = self.train_epoch(epoch)
+            self.state.epoch = epoch  # every rank counts epochs; rank 0 also evaluates and saves
             if self.dist.is_main:
                 stop = self._after_epoch(epoch, mean_loss, time.perf_counter() - start)
             stop = D.broadcast_flag(stop, self.dist, self.device)
