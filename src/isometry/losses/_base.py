@@ -29,6 +29,7 @@ _FUNCTIONS = {
     "dot": D.dot,
     "snr": D.snr,
 }
+_FLOOR = {torch.float16: 1e-7, torch.bfloat16: 1e-7, torch.float32: 1e-30, torch.float64: 1e-300}
 _PML_NAMES = {"CosineSimilarity": "cosine_similarity", "DotProductSimilarity": "dot", "SNRDistance": "snr"}
 
 
@@ -66,6 +67,13 @@ class Distance:
         r = q if ref is None or ref is query else self.maybe_normalize(ref)
         if self.name == "cosine_similarity":
             mat = q @ r.T if self.normalize_embeddings else D.cosine_similarity(q, r)
+        elif self.normalize_embeddings and self.name in ("euclidean", "sqeuclidean"):
+            # |q|^2 + |r|^2 - 2 q.r in one GEMM and one add (norms are 1, or 0 for zero rows). The
+            # floor keeps sqrt's slope finite at coincident points (their gradient is 0, as in cdist).
+            q_sq = (q * q).sum(1, keepdim=True)
+            r_sq = q_sq.T if r is q else (r * r).sum(1).unsqueeze(0)
+            sq = torch.addmm(q_sq, q, r.T, alpha=-2.0).add_(r_sq).clamp_min(_FLOOR[q.dtype])
+            mat = sq.sqrt() if self.name == "euclidean" else sq
         else:
             mat = self._fn(q, r)
         return mat if self.power == 1 else mat**self.power
@@ -172,7 +180,7 @@ def prepare_batch(owner: str, embeddings: Any, labels: Any, ref_emb: Any = None,
 
 def class_indices(labels: torch.Tensor, num_classes: int, owner: str) -> torch.Tensor:
     """Check labels are class indices ``0 <= y < num_classes`` (proxy and softmax losses)."""
-    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+    if labels.numel() and bool(((labels < 0) | (labels >= num_classes)).any()):
         raise InputError(
             f"{owner} needs integer labels in [0, {num_classes}); got labels from {int(labels.min())} "
             f"to {int(labels.max())}. Map them to class indices (e.g. with numpy.unique(..., return_inverse=True))."
@@ -238,8 +246,7 @@ def tuple_pair_weights(indices: tuple, shape: tuple, dtype: torch.dtype, *, coun
 def pair_weights(batch: Batch, indices: tuple | None, dtype: torch.dtype, *, counts: bool) -> tuple:
     """Positive and negative pair weights from labels (all pairs) or from a miner's tuple."""
     if indices is None:
-        pos, neg = pair_masks(batch)
-        return pos.to(dtype), neg.to(dtype)
+        return pair_masks(batch)  # boolean masks: weight 1 per pair
     return tuple_pair_weights(indices, (batch.embeddings.shape[0], batch.ref_emb.shape[0]), dtype, counts=counts)
 
 
@@ -274,30 +281,54 @@ def padded_positives(pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 # ------------------------------------------------------------------------------ reductions
 
 
-def masked_logsumexp(x: torch.Tensor, keep: torch.Tensor, dim: int, *, add_one: bool) -> torch.Tensor:
+def masked_logsumexp(x: torch.Tensor, keep: torch.Tensor, dim: int, *, add_one: bool,
+                     upper: float | None = None) -> torch.Tensor:
     """log(sum over kept entries of w * exp(x)) [+ exp(0) when ``add_one``]; 0 where nothing is kept.
 
-    ``keep`` is a boolean mask or non-negative weights (duplicate counts). Masked entries get
+    ``keep`` is a boolean mask or non-negative weights (duplicate counts). ``upper``, when the
+    caller knows ``x <= upper`` (e.g. scaled cosine similarities), allows summing ``exp(x)``
+    directly, without the max shift, when that cannot overflow. Otherwise masked entries get
     the dtype's most negative finite value, so empty rows have finite, zero gradients.
     """
+    mask = keep if keep.dtype == torch.bool else keep > 0
+    if upper is not None and upper < _EXP_SAFE.get(x.dtype, 0.0):
+        terms = torch.exp(x)
+        terms = torch.where(mask, terms, 0.0) if keep.dtype == torch.bool else terms * keep
+        total = terms.sum(dim=dim)
+        if add_one:
+            return torch.log1p(total)
+        tiny = torch.finfo(x.dtype).tiny
+        return torch.log(total.clamp_min(tiny)).masked_fill(~mask.any(dim=dim), 0.0)
     lowest = torch.finfo(x.dtype).min
     if keep.dtype == torch.bool:
-        mask = keep
         z = x.masked_fill(~keep, lowest)
     else:
-        mask = keep > 0
         z = (x + torch.log(keep.clamp_min(1e-30))).masked_fill(~mask, lowest)
-    if add_one:
-        shape = list(z.shape)
-        shape[dim] = 1
-        z = torch.cat([z, torch.zeros(shape, dtype=z.dtype, device=z.device)], dim=dim)
     out = torch.logsumexp(z, dim=dim)
+    if add_one:
+        out = torch.nn.functional.softplus(out)  # log(1 + sum) = log(exp(0) + exp(lse))
     return out.masked_fill(~mask.any(dim=dim), 0.0)
+
+
+_EXP_SAFE = {torch.float32: 80.0, torch.float64: 700.0}
+
+
+def cosine_bound(distance: Any, bound: float) -> float | None:
+    """``bound`` when ``distance`` is the cosine similarity (values in [-1, 1]), else None."""
+    return bound if getattr(distance, "name", None) == "cosine_similarity" else None
+
+
+def as_mask(weights: torch.Tensor) -> torch.Tensor:
+    """Boolean view of pair weights (masks pass through)."""
+    return weights if weights.dtype == torch.bool else weights > 0
 
 
 def avg_nonzero(losses: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
     """Mean over the (weighted) losses above zero; zero (with a graph) when none is (PML's AvgNonZero)."""
     active = losses > 0
+    if weights is not None and weights.dtype == torch.bool:
+        active = active & weights
+        weights = None
     if weights is not None:
         active = active & (weights > 0)
         total = torch.where(active, losses * weights, 0.0).sum()

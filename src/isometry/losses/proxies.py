@@ -14,7 +14,7 @@ from typing import Any, Callable
 import torch
 
 from .._validate import check_params
-from ._base import (POS_INT, POSITIVE, REAL, Batch, Distance, batch_and_indices, class_indices, masked_logsumexp,
+from ._base import (POS_INT, POSITIVE, REAL, Batch, Distance, batch_and_indices, cosine_bound, class_indices, masked_logsumexp,
                     miner_weights, require_distance, resolve_distance, zero_loss)
 
 __all__ = [
@@ -75,8 +75,9 @@ def _proxy_anchor(batch: Batch, indices, proxies, distance, margin, alpha) -> to
     sim = distance(emb, proxies.to(emb.dtype))
     num_classes = proxies.shape[0]
     pos = torch.nn.functional.one_hot(batch.labels, num_classes).bool()
-    pos_term = masked_logsumexp(alpha * distance.margin(sim, margin) + weights, pos, 0, add_one=True)
-    neg_term = masked_logsumexp(alpha * distance.margin(-margin, sim) + weights, ~pos, 0, add_one=True)
+    bound = cosine_bound(distance, alpha * (abs(margin) + 1))
+    pos_term = masked_logsumexp(alpha * distance.margin(sim, margin) + weights, pos, 0, add_one=True, upper=bound)
+    neg_term = masked_logsumexp(alpha * distance.margin(-margin, sim) + weights, ~pos, 0, add_one=True, upper=bound)
     with_pos = pos.any(0).sum()
     return pos_term.sum() / with_pos + neg_term.sum() / num_classes
 
@@ -123,10 +124,8 @@ def _nca(query, reference, q_labels, r_labels, weights, distance, scale, self_re
     same = q_labels.unsqueeze(1) == r_labels.unsqueeze(0)
     p_same = torch.where(same, prob, 0.0).sum(dim=1)
     nonzero = p_same != 0
-    if not bool(nonzero.any()):
-        return zero_loss(query)
     losses = -torch.log(torch.where(nonzero, p_same, 1.0)) * weights
-    return torch.where(nonzero, losses, 0.0).sum() / nonzero.sum()
+    return torch.where(nonzero, losses, 0.0).sum() / nonzero.sum().clamp_min(1)  # 0 when no row counts
 
 
 def nca_loss(embeddings: torch.Tensor, labels: Any, indices_tuple: Any = None, ref_emb=None, ref_labels=None, *,

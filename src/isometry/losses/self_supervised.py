@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from .._validate import check_params
-from ._base import (POSITIVE, Batch, Distance, avg_nonzero, batch_and_indices, masked_logsumexp, pair_weights,
+from ._base import (POSITIVE, Batch, Distance, as_mask, avg_nonzero, cosine_bound, batch_and_indices, masked_logsumexp, pair_weights,
                     resolve_distance, zero_loss)
 
 __all__ = ["ntxent_loss", "NTXentLoss", "supcon_loss", "SupConLoss"]
@@ -27,12 +27,13 @@ def _logits(batch: Batch, distance, temperature: float) -> torch.Tensor:
 def _ntxent(batch: Batch, indices, distance, temperature) -> torch.Tensor:
     emb = batch.embeddings
     pos_w, neg_w = pair_weights(batch, indices, emb.dtype, counts=True)
-    if not (bool((pos_w > 0).any()) and bool((neg_w > 0).any())):
+    if not (bool(as_mask(pos_w).any()) and bool(as_mask(neg_w).any())):
         return zero_loss(emb)
     logits = _logits(batch, distance, temperature)
     lowest = torch.finfo(logits.dtype).min
-    neg_term = masked_logsumexp(logits, neg_w, 1, add_one=False)
-    neg_term = neg_term.masked_fill(~(neg_w > 0).any(1), lowest).unsqueeze(1)
+    neg_mask = as_mask(neg_w)
+    neg_term = masked_logsumexp(logits, neg_w, 1, add_one=False, upper=cosine_bound(distance, 1 / temperature))
+    neg_term = neg_term.masked_fill(~neg_mask.any(1), lowest).unsqueeze(1)
     losses = torch.logaddexp(logits, neg_term) - logits
     return (losses * pos_w).sum() / pos_w.sum()
 
@@ -77,11 +78,12 @@ class NTXentLoss(torch.nn.Module):
 def _supcon(batch: Batch, indices, distance, temperature) -> torch.Tensor:
     emb = batch.embeddings
     pos, neg = pair_weights(batch, indices, emb.dtype, counts=False)
-    pos, neg = pos > 0, neg > 0
+    pos, neg = as_mask(pos), as_mask(neg)
     if not (bool(pos.any()) and bool(neg.any())):
         return zero_loss(emb)
     logits = _logits(batch, distance, temperature)
-    log_prob = logits - masked_logsumexp(logits, pos | neg, 1, add_one=False).unsqueeze(1)
+    bound = cosine_bound(distance, 1 / temperature)
+    log_prob = logits - masked_logsumexp(logits, pos | neg, 1, add_one=False, upper=bound).unsqueeze(1)
     n_pos = pos.sum(1)
     mean_pos = torch.where(pos, log_prob, 0.0).sum(1) / (n_pos + torch.finfo(emb.dtype).tiny)
     return avg_nonzero(-mean_pos)

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from .._validate import check_params
-from ._base import (POSITIVE, REAL, Batch, Distance, avg_nonzero, batch_and_indices, few_pairs, masked_logsumexp,
+from ._base import (POSITIVE, REAL, Batch, Distance, as_mask, avg_nonzero, cosine_bound, batch_and_indices, few_pairs, masked_logsumexp,
                     pair_weights, require_distance, resolve_distance, zero_loss)
 
 __all__ = [
@@ -38,8 +38,10 @@ def _multi_similarity(batch: Batch, indices, distance, alpha, beta, base) -> tor
     if few_pairs(indices, pos, neg):
         return zero_loss(emb)
     mat = _matrix(batch, distance)
-    pos_loss = masked_logsumexp(alpha * distance.margin(mat, base), pos > 0, 1, add_one=True) / alpha
-    neg_loss = masked_logsumexp(beta * distance.margin(base, mat), neg > 0, 1, add_one=True) / beta
+    pos_bound, neg_bound = cosine_bound(distance, alpha * (abs(base) + 1)), cosine_bound(distance, beta * (abs(base) + 1))
+    pos_loss = masked_logsumexp(alpha * distance.margin(mat, base), as_mask(pos), 1, add_one=True, upper=pos_bound)
+    neg_loss = masked_logsumexp(beta * distance.margin(base, mat), as_mask(neg), 1, add_one=True, upper=neg_bound)
+    pos_loss, neg_loss = pos_loss / alpha, neg_loss / beta
     return (pos_loss + neg_loss).mean()
 
 
@@ -97,7 +99,7 @@ def _circle(batch: Batch, indices, distance, m, gamma) -> torch.Tensor:
     pos, neg = pair_weights(batch, indices, emb.dtype, counts=False)
     if few_pairs(indices, pos, neg):
         return zero_loss(emb)
-    pos, neg = pos > 0, neg > 0
+    pos, neg = as_mask(pos), as_mask(neg)
     s = _matrix(batch, distance)
     s_const = s.detach()
     pos_logits = -gamma * torch.relu(1 + m - s_const) * (s - (1 - m))

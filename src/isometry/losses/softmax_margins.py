@@ -74,6 +74,8 @@ class _WeightSoftmax(torch.nn.Module):
                                        labels_required=True)
         emb = batch.embeddings
         y = class_indices(batch.labels, self.num_classes, self._owner)
+        if idx is None:
+            return F.cross_entropy(self.get_logits(emb, y), y)
         weights = miner_weights(idx, emb.shape[0], emb.dtype, emb.device)
         losses = F.cross_entropy(self.get_logits(emb, y), y, reduction="none")
         return (losses * weights).mean()
