@@ -1,19 +1,24 @@
 """Fit time and k-NN accuracy: isometry.learn vs metric-learn (and scikit-learn's NCA).
 
-    python benchmarks/bench_learn.py [--sets wine digits synthetic] [--repeats 3] [--ml-timeout 600]
+    python benchmarks/bench_learn.py [--sets wine digits synthetic] [--repeats 3] [--ml-timeout 600] [--peer-budget S] [--only NCA ...]
 
 Each entry of ALGORITHMS names an isometry learner, its peer(s) and their keyword
 arguments; other learners add rows there. Repetitions interleave peer and isometry;
 times are medians. Data: wine and digits (standardized, half/half stratified split)
 and a seeded 5,000 x 50 synthetic set (10 Gaussian classes, 20 informative dims).
 metric-learn 0.7 is patched at runtime to run on this scikit-learn (see PEERS.md).
-A peer whose single fit exceeds --ml-timeout seconds on a set is run on a seeded
-subsample of 1,000 training points instead, and marked "sub".
+A peer fit runs in a forked child; when one fit runs past --ml-timeout seconds it is
+killed and both the peer and isometry are timed on the same seeded subsample of 1,000
+training points (row "sub"; accuracy still on the full test half), followed by a row
+with isometry's time on the full training set. --peer-budget caps the seconds spent
+repeating one slow peer fit (column reps = peer fits / isometry fits). "fail" rows
+show the peer's error.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
 import statistics
 import sys
 import time
@@ -97,36 +102,106 @@ def accuracy(est, Xtr, ytr, Xte, yte):
     return KNeighborsClassifier(3).fit(T(Xtr), ytr).score(T(Xte), yte)
 
 
+class _Fitted:
+    """A peer's learned map, sent back from the child process."""
+
+    def __init__(self, components):
+        self.components_ = components
+
+    def transform(self, X):
+        return X @ self.components_.T
+
+
+def _child(factory, X, y, conn):
+    try:
+        t, est = fit_time(factory, X, y)
+        conn.send((t, est.components_))
+    except Exception as exc:  # the peer's failures are part of the result
+        conn.send((float("nan"), f"{type(exc).__name__}: {str(exc)[:40]}"))
+
+
+def peer_fit(factory, X, y, timeout):
+    """(seconds, fitted or error text), or None when one fit runs past ``timeout`` seconds.
+
+    The fit runs in a forked child that is killed at the deadline, so a slow peer
+    costs at most ``timeout`` seconds before the subsample fallback.
+    """
+    ctx = mp.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(factory, X, y, send))
+    proc.start()
+    ready = recv.poll(timeout)
+    result = recv.recv() if ready else None
+    if not ready:
+        proc.kill()
+    proc.join()
+    if result is None:
+        return None
+    t, out = result
+    return t, (out if isinstance(out, str) else _Fitted(out))
+
+
+def _row(set_name, name, peer_name, pt, it, peer_est, my_est, data, base):
+    Xtr, Xte, ytr, yte = data
+    ps = statistics.median(pt) if pt else float("nan")
+    ms = statistics.median(it)
+    pacc = peer_est if isinstance(peer_est, str) else f"{accuracy(peer_est, Xtr, ytr, Xte, yte):8.3f}"
+    print(f"{set_name:18} {name:6} {peer_name:17} {len(pt):>2}/{len(it):<2} {ps:8.3f} {ms:8.3f} {ps / ms:7.1f} "
+          f"{pacc:>8} {accuracy(my_est, Xtr, ytr, Xte, yte):8.3f} {base:8.3f}", flush=True)
+
+
+def compare(factory_peer, factory_mine, Xtr, ytr, repeats, timeout, budget):
+    """Interleaved fits; peer repetitions stop once the peer has used ``budget`` seconds.
+
+    Returns (peer times, isometry times, peer fit, isometry fit), or None when the
+    peer's first fit ran past ``timeout``.
+    """
+    pt, it, peer_est, my_est = [], [], None, None
+    for _ in range(repeats):
+        if not pt or (sum(pt) < budget and isinstance(peer_est, _Fitted)):
+            res = peer_fit(factory_peer, Xtr, ytr, timeout)
+            if res is None:
+                return None
+            if isinstance(res[1], str):
+                peer_est = res[1]
+            else:
+                pt.append(res[0])
+                peer_est = res[1]
+        t, my_est = fit_time(factory_mine, Xtr, ytr)
+        it.append(t)
+    return pt, it, peer_est, my_est
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--sets", nargs="+", default=["wine", "digits", "synthetic"])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--ml-timeout", type=float, default=600.0)
+    ap.add_argument("--peer-budget", type=float, default=float("inf"),
+                    help="stop repeating a peer's fit once its fits took this many seconds in all")
     ap.add_argument("--only", nargs="*", default=None)
     args = ap.parse_args(argv)
     rng = np.random.default_rng(0)
-    print(f"{'set':18} {'algorithm':6} {'peer':13} {'peer s':>8} {'iso s':>8} {'ratio':>7} "
+    print(f"{'set':18} {'algorithm':6} {'peer':17} {'reps':5} {'peer s':>8} {'iso s':>8} {'ratio':>7} "
           f"{'peer acc':>8} {'iso acc':>8} {'eucl acc':>8}")
-    for set_name, (Xtr, Xte, ytr, yte) in datasets(args.sets).items():
+    for set_name, data in datasets(args.sets).items():
+        Xtr, Xte, ytr, yte = data
         base = accuracy(None, Xtr, ytr, Xte, yte)
+        rows = rng.choice(len(Xtr), min(1000, len(Xtr)), replace=False)
         for name, mine, peers in ALGORITHMS:
             if args.only and name not in args.only:
                 continue
             for peer_name, peer in peers:
-                pt, it, sub = [], [], ""
-                Xp, yp = Xtr, ytr
-                for _ in range(args.repeats):
-                    t, peer_est = fit_time(peer, Xp, yp)
-                    pt.append(t)
-                    t, my_est = fit_time(mine, Xtr, ytr)
-                    it.append(t)
-                    if t > 0 and pt[-1] > args.ml_timeout and len(Xp) > 1000:
-                        rows = rng.choice(len(Xtr), 1000, replace=False)
-                        Xp, yp, sub, pt = Xtr[rows], ytr[rows], " sub", []
-                ps, ms = statistics.median(pt) if pt else float("nan"), statistics.median(it)
-                print(f"{set_name:18} {name:6} {peer_name + sub:13} {ps:8.3f} {ms:8.3f} {ps / ms:7.1f} "
-                      f"{accuracy(peer_est, Xtr, ytr, Xte, yte):8.3f} {accuracy(my_est, Xtr, ytr, Xte, yte):8.3f} "
-                      f"{base:8.3f}", flush=True)
+                out = compare(peer, mine, Xtr, ytr, args.repeats, args.ml_timeout, args.peer_budget)
+                if out is not None:
+                    _row(set_name, name, peer_name, *out, data, base)
+                    continue
+                # the peer ran past --ml-timeout: both sides on the same 1,000-point subsample,
+                # plus isometry alone on the full training set
+                out = compare(peer, mine, Xtr[rows], ytr[rows], args.repeats, float("inf"), args.peer_budget)
+                _row(set_name, name, f"{peer_name} sub", *out, data, base)
+                it = [fit_time(mine, Xtr, ytr) for _ in range(args.repeats)]
+                _row(set_name, name, "(iso full)", [], [t for t, _ in it], "-", it[-1][1], data, base)
 
 
 if __name__ == "__main__":

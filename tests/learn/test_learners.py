@@ -17,8 +17,7 @@ from isometry.learn.nca import nca_loss_grad
 SUPERVISED = [
     LMNN(max_iter=50), NCA(max_iter=50), ITML_Supervised(random_state=0), LSML_Supervised(random_state=0),
     SDML_Supervised(balance_param=1e-4, random_state=0),
-    pytest.param(MMC_Supervised(random_state=0), marks=pytest.mark.xfail(
-        strict=True, reason="known shortfall: MMC with metric-learn's defaults loses 0.02 to Euclidean on wine")),
+    MMC_Supervised(random_state=0),
 ]
 
 

@@ -21,10 +21,10 @@ def check_pair_fit(estimator: Any, pairs: Any, y: Any) -> tuple[np.ndarray, np.n
     return arr, labels
 
 
-def default_n_constraints(n_constraints: Any, n_classes: int, owner: str) -> int:
-    """metric-learn's default: ``20 * n_classes ** 2`` when None."""
+def default_n_constraints(n_constraints: Any, n_classes: int, owner: str, floor: int = 0) -> int:
+    """metric-learn's default ``20 * n_classes ** 2`` (at least ``floor``) when None."""
     if n_constraints is None:
-        return 20 * n_classes ** 2
+        return max(20 * n_classes ** 2, floor)
     if isinstance(n_constraints, bool) or not isinstance(n_constraints, (int, np.integer)) or n_constraints < 1:
         raise InputError(f"The 'n_constraints' parameter of {owner} must be a positive int or None. "
                          f"Got {n_constraints!r} instead.")
@@ -32,10 +32,13 @@ def default_n_constraints(n_constraints: Any, n_classes: int, owner: str) -> int
 
 
 def pairs_from_labels(estimator: Any, X: Any, y: Any, n_constraints: Any, random_state: Any, *,
-                      same_length: bool = False) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-    """Validated X and seeded positive/negative index pairs (a, b, c, d) drawn from labels."""
+                      same_length: bool = False, floor: int = 0) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """Validated X and seeded positive/negative index pairs (a, b, c, d) drawn from labels.
+
+    ``n_constraints=None`` draws ``max(20 * n_classes ** 2, floor)`` pairs of each kind.
+    """
     X, codes, classes = check_supervised(estimator, X, y)
-    n = default_n_constraints(n_constraints, len(classes), type(estimator).__name__)
+    n = default_n_constraints(n_constraints, len(classes), type(estimator).__name__, floor)
     if np.bincount(codes).max() < 2:
         raise InputError(f"{type(estimator).__name__} needs a class with at least 2 samples to draw similar pairs.")
     with warnings.catch_warnings():
