@@ -73,7 +73,7 @@ def contrastive_loss(embeddings: torch.Tensor, labels: Any = None, indices_tuple
     >>> import torch
     >>> x = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
     >>> round(float(contrastive_loss(x, [0, 0, 1])), 4)
-    0.0701
+    0.1106
     """
     check_params("contrastive_loss", {"pos_margin": pos_margin, "neg_margin": neg_margin}, _CONTRASTIVE)
     dist = resolve_distance(distance, Distance(), "contrastive_loss")
@@ -235,7 +235,7 @@ _MARGIN = {"margin": (REAL,), "nu": (REAL,), "beta": (REAL,), "triplets_per_anch
 def _margin(batch: Batch, indices, distance, beta, margin, nu, learn_beta, per_anchor) -> torch.Tensor:
     emb = batch.embeddings
     mat = distance(emb, None if batch.self_ref else batch.ref_emb)
-    beta = beta.to(emb.dtype)
+    beta = beta.to(device=emb.device, dtype=emb.dtype)
     per_class = beta.numel() > 1
     if indices is None and per_anchor == "all":
         pos, neg = pair_masks(batch)
