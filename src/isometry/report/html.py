@@ -150,7 +150,7 @@ def _measure_sections(emb: np.ndarray, skipped: list[str]) -> list[Section]:
 
 _CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:.85em}td,th{padding:.25em .6em;border:1px solid #ddd;text-align:right}
+table{border-collapse:collapse;font-size:.8em;display:block;overflow-x:auto}td,th{padding:.25em .6em;border:1px solid #ddd;text-align:right}
 figure{margin:.5em 0}img{max-width:100%}figcaption{font-size:.85em;color:#555}
 pre{background:#f6f6f6;padding:.6em;font-size:.8em;overflow-x:auto}"""
 
