@@ -7,10 +7,13 @@ Quadruplets ``(a, b, c, d)`` say ``d(a, b) < d(c, d)``. Objective (metric-learn 
 
     sum_i w_i [sqrt(d_ab) - sqrt(d_cd)]_+^2 + tr(M M0^-1) - logdet M
 
-minimized by projected gradient descent over M with the best of 10 log-spaced steps
-per iteration, exactly as metric-learn 0.7 does (including its descent direction,
-which leaves the weights out of the residual term's gradient); the residual gradient
-is one pair of weighted GEMMs instead of a Python loop over violated constraints.
+(the weights normalized to sum to 1), minimized by L-BFGS over a factor L of
+``M = L^T L`` with the analytic gradient: two weighted GEMMs for the residual term and
+one d x d inverse per evaluation; ``logdet M`` keeps M positive definite, so no
+projection is needed. metric-learn 0.7 runs projected gradient descent with ten
+trial steps (ten eigendecompositions) per iteration and a descent direction that
+leaves the weights out; isometry reaches the same or a lower objective (parity
+test) with far fewer d x d factorizations.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import numbers
 from typing import Any
 
 import numpy as np
-from scipy.linalg import eigh
+from scipy.optimize import minimize
 from sklearn.base import BaseEstimator
 
 from .._validate import Interval, Options, check_params
@@ -28,56 +31,62 @@ from ._base import MahalanobisMixin, QuadrupletsClassifierMixin, components_from
 from ._init import points_of_tuples, prior_metric
 from ._weak import pairs_from_labels
 
-__all__ = ["LSML", "LSML_Supervised", "lsml_metric"]
+__all__ = ["LSML", "LSML_Supervised", "lsml_metric", "lsml_objective"]
 
 
-def _loss(M: np.ndarray, vab: np.ndarray, vcd: np.ndarray, w: np.ndarray, prior_inv: np.ndarray) -> float:
-    dab = np.einsum("ij,ij->i", vab @ M, vab)
-    dcd = np.einsum("ij,ij->i", vcd @ M, vcd)
-    bad = dab > dcd
-    residual = w[bad] @ (np.sqrt(dab[bad]) - np.sqrt(dcd[bad])) ** 2
+def lsml_objective(M: np.ndarray, vab: np.ndarray, vcd: np.ndarray, w: np.ndarray, prior_inv: np.ndarray
+                   ) -> float:
+    """``sum_i w_i [sqrt(d_ab) - sqrt(d_cd)]_+^2 + tr(M M0^-1) - logdet M`` for M (d, d)."""
+    dab = np.sqrt(np.maximum(np.einsum("ij,ij->i", vab @ M, vab), 0.0))
+    dcd = np.sqrt(np.maximum(np.einsum("ij,ij->i", vcd @ M, vcd), 0.0))
     sign, logdet = np.linalg.slogdet(M)
-    return float(residual + np.sum(M * prior_inv) - sign * logdet)
+    if sign <= 0:
+        return np.inf
+    return float(w @ np.maximum(dab - dcd, 0.0) ** 2 + np.sum(M * prior_inv) - logdet)
 
 
-def _gradient(M: np.ndarray, vab: np.ndarray, vcd: np.ndarray, prior_inv: np.ndarray) -> np.ndarray:
-    dab = np.einsum("ij,ij->i", vab @ M, vab)
-    dcd = np.einsum("ij,ij->i", vcd @ M, vcd)
-    bad = dab > dcd
-    a, c = vab[bad], vcd[bad]
-    wa = 1.0 - np.sqrt(dcd[bad] / dab[bad])
-    wc = 1.0 - np.sqrt(dab[bad] / dcd[bad])
-    return prior_inv - np.linalg.inv(M) + (a * wa[:, None]).T @ a + (c * wc[:, None]).T @ c
+def _loss_grad_L(flat: np.ndarray, vab: np.ndarray, vcd: np.ndarray, w: np.ndarray, prior_inv: np.ndarray
+                 ) -> tuple[float, np.ndarray]:
+    """LSML's objective at ``M = L^T L`` and its gradient in L (flattened)."""
+    d = prior_inv.shape[0]
+    L = flat.reshape(d, d)
+    sign, logdet = np.linalg.slogdet(L)
+    if sign == 0 or not np.isfinite(logdet):
+        return np.inf, np.zeros_like(flat)
+    a, c = vab @ L.T, vcd @ L.T
+    da = np.sqrt(np.einsum("ij,ij->i", a, a))
+    dc = np.sqrt(np.einsum("ij,ij->i", c, c))
+    r = np.maximum(da - dc, 0.0)
+    bad = r > 0
+    wr = 2.0 * w[bad] * r[bad]
+    LP = L @ prior_inv
+    value = float(w[bad] @ r[bad] ** 2 + np.sum(LP * L) - 2.0 * logdet)
+    # d/dL ||L v|| = (L v) v^T / ||L v||
+    grad = ((a[bad] * (wr / da[bad])[:, None]).T @ vab[bad] - (c[bad] * (wr / dc[bad])[:, None]).T @ vcd[bad]
+            + 2.0 * LP - 2.0 * np.linalg.inv(L).T)
+    return value, grad.ravel()
 
 
 def lsml_metric(vab: np.ndarray, vcd: np.ndarray, weights: np.ndarray, M0: np.ndarray, *,
                 max_iter: int = 1000, tol: float = 1e-3) -> tuple[np.ndarray, int]:
-    """Run LSML from the prior M0 (d, d); returns M and the iterations used.
+    """Minimize LSML's objective from the prior M0 (d, d); returns M and the iterations used.
 
     ``vab``, ``vcd``: (n, d) differences of the two pairs of each quadruplet;
-    ``weights``: (n,), normalized to sum to 1.
+    ``weights``: (n,), normalized to sum to 1. L-BFGS runs on a factor L of
+    ``M = L^T L`` (started at the Cholesky factor of M0) with the analytic gradient; it
+    stops when every gradient entry is below ``tol`` or the objective's relative change
+    is below 1e-12.
     """
     w = weights / weights.sum()
-    M = M0.copy()
     prior_inv = np.linalg.inv(M0)
-    best = _loss(M, vab, vcd, w, prior_inv)
-    it = 0
-    for it in range(1, max_iter + 1):
-        grad = _gradient(M, vab, vcd, prior_inv)
-        norm = np.linalg.norm(grad)
-        if norm < tol:
-            break
-        M_best = None
-        for step in np.logspace(-10, 0, 10) / norm:
-            vals, vecs = eigh(M - step * grad)
-            candidate = (vecs * np.maximum(vals, 1e-8)) @ vecs.T
-            value = _loss(candidate, vab, vcd, w, prior_inv)
-            if value < best:
-                best, M_best = value, candidate
-        if M_best is None:
-            break
-        M = M_best
-    return M, it
+    L0 = np.linalg.cholesky(M0).T
+    res = minimize(_loss_grad_L, L0.ravel(), args=(vab, vcd, w, prior_inv), jac=True, method="L-BFGS-B",
+                   options={"maxiter": max_iter, "gtol": tol, "ftol": 1e-12})
+    L = res.x.reshape(L0.shape)
+    M = L.T @ L
+    if lsml_objective(M, vab, vcd, w, prior_inv) > lsml_objective(M0, vab, vcd, w, prior_inv):
+        M = M0.copy()  # never worse than the prior
+    return M, max(int(res.nit), 1)  # counted as one when the prior is already optimal
 
 
 class _BaseLSML(MahalanobisMixin):
@@ -108,7 +117,7 @@ class LSML(QuadrupletsClassifierMixin, _BaseLSML, BaseEstimator):
     Parameters
     ----------
     tol : float, default=1e-3
-        Stop when the gradient's norm falls below it.
+        Stop when every entry of the gradient (in L) falls below it.
     max_iter : int, default=1000
     prior : {"identity", "covariance", "random"} or ndarray (d, d), default="identity"
         Must be positive definite.
