@@ -170,3 +170,14 @@ def test_distance_spec_accepts_names_and_objects():
     torch.testing.assert_close(by_name, by_obj)
     with pytest.raises(InputError):
         L.Distance("euclid")
+
+
+def test_bad_indices_tuple_raises_input_error():
+    x, y = _batch()
+    loss = L.ContrastiveLoss()
+    with pytest.raises(InputError, match=r"indices_tuple\[1\]"):
+        loss(x, y, (torch.tensor([0]), torch.tensor([99]), torch.tensor([0]), torch.tensor([2])))
+    with pytest.raises(InputError, match="3 .* or 4"):
+        loss(x, y, (torch.tensor([0]),) * 2)
+    with pytest.raises(InputError, match="differ in length"):
+        loss(x, y, (torch.tensor([0, 1]), torch.tensor([1]), torch.tensor([2])))

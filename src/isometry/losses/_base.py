@@ -199,9 +199,10 @@ def as_indices(indices_tuple: Any, n: int, m: int, device: torch.device, owner: 
         raise InputError(f"indices_tuple of {owner} must be a tuple of 3 (triplets) or 4 (pairs) index arrays.")
     out = tuple(torch.as_tensor(t, device=device).reshape(-1).long() for t in indices_tuple)
     bounds = (n, m, m) if len(out) == 3 else (n, m, n, m)
-    for k, (t, hi) in enumerate(zip(out, bounds)):
-        if t.numel() and (int(t.min()) < 0 or int(t.max()) >= hi):
-            raise InputError(f"indices_tuple[{k}] of {owner} has indices outside [0, {hi}).")
+    outside = [((t < 0) | (t >= hi)).any() for t, hi in zip(out, bounds)]
+    if bool(torch.stack(outside).any()):  # one device sync for all four checks
+        k = int(torch.stack(outside).to(torch.int8).argmax())
+        raise InputError(f"indices_tuple[{k}] of {owner} has indices outside [0, {bounds[k]}).")
     if len(out) == 3 and not out[0].shape == out[1].shape == out[2].shape:
         raise InputError(f"indices_tuple of {owner}: anchors, positives and negatives differ in length.")
     if len(out) == 4 and (out[0].shape != out[1].shape or out[2].shape != out[3].shape):
