@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
+
+# pytest imports every conftest.py under the module name "conftest"; once this one is loaded,
+# `from conftest import clustered` in test modules collected later finds this module, so the
+# helper of tests/conftest.py is offered here too.
+_spec = importlib.util.spec_from_file_location("_isometry_tests_conftest", Path(__file__).parents[1] / "conftest.py")
+_root = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_root)
+clustered = _root.clustered
 
 
 @pytest.fixture(scope="session")
