@@ -104,3 +104,9 @@ def test_bad_training_setups(tmp_path):
 def test_mixed_precision_on_gpu(tmp_path):
     result = train(_config(device="cuda", model="cnn", augment="affine", hidden=[]), tmp_path / "g")
     assert np.isfinite(result["final"]["loss"]) and result["final"]["mean_average_precision_at_r"] > 0.5
+
+
+def test_tensorboard_events_when_installed(tmp_path):
+    pytest.importorskip("tensorboard", reason="tensorboard not installed (metrics.jsonl is always written)")
+    train(_config(epochs=1), tmp_path / "tb")
+    assert list((tmp_path / "tb" / "tensorboard").glob("events.out.tfevents.*"))
