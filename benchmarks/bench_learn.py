@@ -66,7 +66,7 @@ ALGORITHMS = [
                                 ("scikit-learn", lambda: NeighborhoodComponentsAnalysis())]),
     ("ITML", lambda: iso.ITML_Supervised(random_state=0), [("metric-learn", lambda: ML.ITML_Supervised(random_state=0))]),
     ("LSML", lambda: iso.LSML_Supervised(random_state=0), [("metric-learn", lambda: ML.LSML_Supervised(random_state=0))]),
-    ("SDML", lambda: iso.SDML_Supervised(balance_param=1e-4, random_state=0),
+    ("SDML", lambda: iso.SDML_Supervised(random_state=0),
      [("metric-learn", lambda: ML.SDML_Supervised(balance_param=1e-4, random_state=0))]),
     ("MMC", lambda: iso.MMC_Supervised(random_state=0), [("metric-learn", lambda: ML.MMC_Supervised(random_state=0))]),
 ]

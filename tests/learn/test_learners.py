@@ -16,7 +16,7 @@ from isometry.learn.nca import nca_loss_grad
 
 SUPERVISED = [
     LMNN(max_iter=50), NCA(max_iter=50), ITML_Supervised(random_state=0), LSML_Supervised(random_state=0),
-    SDML_Supervised(balance_param=1e-4, random_state=0),
+    SDML_Supervised(random_state=0),
     MMC_Supervised(random_state=0),
 ]
 
@@ -152,3 +152,48 @@ def test_calibrated_threshold_and_parameter_errors(wine_pairs):
         ITML(prior="nope").fit(pairs, y)
     with pytest.raises(InputError, match="n_components"):
         NCA(n_components=99).fit(X, np.arange(len(X)) % 2)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    return train_test_split(X, y, test_size=0.5, random_state=0, stratify=y)
+
+
+@pytest.mark.parametrize("est", [LSML_Supervised(random_state=0), SDML_Supervised(random_state=0),
+                                 MMC_Supervised(random_state=0)], ids=lambda e: type(e).__name__)
+def test_defaults_match_or_beat_euclidean_on_digits(est, digits):
+    # isometry's defaults for SDML (balance_param="auto") and MMC_Supervised (diagonal,
+    # >= 5000 pairs) were chosen for this; metric-learn's lose to Euclidean here
+    Xtr, Xte, ytr, yte = digits
+    est.fit(Xtr, ytr)
+    assert _knn(est.transform(Xtr), ytr, est.transform(Xte), yte) >= _knn(Xtr, ytr, Xte, yte)
+
+
+def test_sdml_auto_balance_keeps_the_matrix_positive_definite(wine):
+    from isometry.learn.sdml import auto_balance
+
+    Xtr, _, ytr, _ = wine
+    a, b, c, d = Constraints(ytr).positive_negative_pairs(100, random_state=0)
+    K = (Xtr[a] - Xtr[b]).T @ (Xtr[a] - Xtr[b]) - (Xtr[c] - Xtr[d]).T @ (Xtr[c] - Xtr[d])
+    P0 = np.eye(Xtr.shape[1])
+    beta = auto_balance(P0, K)
+    assert np.linalg.eigvalsh(P0 + beta * K).min() > 0
+    assert np.linalg.eigvalsh(P0 + 2.0 * beta * K).min() == pytest.approx(0.0, abs=1e-8)
+    est = SDML_Supervised(random_state=0).fit(Xtr, ytr)
+    assert 0 < est.balance_param_ < 0.5
+
+
+def test_mmc_full_meets_the_similarity_bound(wine_pairs):
+    from isometry.learn.mmc import mmc_full, mmc_objective
+
+    X, (a, b, c, d) = wine_pairs
+    pos, neg = X[a] - X[b], X[c] - X[d]
+    A, n_iter, converged = mmc_full(pos, neg, np.eye(X.shape[1]), max_iter=200, tol=1e-10)
+    far, near = mmc_objective(pos, neg, A)
+    assert near == pytest.approx((pos * pos).sum() / 100.0, rel=1e-6) and n_iter >= 1
+    far0, near0 = mmc_objective(pos, neg, np.eye(X.shape[1]))
+    assert far / np.sqrt(near) > far0 / np.sqrt(near0)

@@ -101,10 +101,11 @@ def prior_metric(points: np.ndarray, prior: Any, random_state: Any, owner: str,
     """A starting (prior) Mahalanobis matrix M0, shape (d, d), symmetric PSD.
 
     ``identity``: I; ``covariance``: the inverse (pseudo-inverse) of the covariance
-    of ``points``; ``random``: a random symmetric positive-definite matrix; an array
-    is checked (square, symmetric, PSD) and copied.
+    of ``points`` (m, d), or of the distinct points of tuples (n, k, d); ``random``: a
+    random symmetric positive-definite matrix; an array is checked (square,
+    symmetric, PSD) and copied.
     """
-    d = points.shape[1]
+    d = points.shape[-1]
     if isinstance(prior, np.ndarray) or (not isinstance(prior, str) and np.ndim(prior) == 2):
         M = np.asarray(prior, dtype=np.float64)
         if M.shape != (d, d) or not np.isfinite(M).all() or not np.allclose(M, M.T, atol=1e-8):
@@ -119,6 +120,8 @@ def prior_metric(points: np.ndarray, prior: Any, random_state: Any, owner: str,
     if prior == "identity":
         return np.eye(d)
     if prior == "covariance":
+        if points.ndim == 3:
+            points = points_of_tuples(points)
         cov = np.atleast_2d(np.cov(points, rowvar=False))
         return pinvh(cov)
     A = check_random_state(random_state).standard_normal((d, d))

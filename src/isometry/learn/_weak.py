@@ -11,7 +11,7 @@ from ..errors import InputError
 from ._base import check_pair_labels, check_supervised
 from .constraints import Constraints, wrap_pairs
 
-__all__ = ["check_pair_fit", "pairs_from_labels", "default_n_constraints"]
+__all__ = ["check_pair_fit", "pairs_from_labels", "default_n_constraints", "pair_differences"]
 
 
 def check_pair_fit(estimator: Any, pairs: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -45,6 +45,15 @@ def pairs_from_labels(estimator: Any, X: Any, y: Any, n_constraints: Any, random
         warnings.simplefilter("ignore", UserWarning)  # fewer distinct pairs than asked is fine here
         abcd = Constraints(codes).positive_negative_pairs(n, same_length=same_length, random_state=random_state)
     return X, abcd
+
+
+def pair_differences(X: np.ndarray, abcd: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Differences ``x_a - x_b`` of the similar then dissimilar pairs (n, d), labels +/-1 (n,),
+    and the distinct points the pairs use (m, d), without building the (n, 2, d) pair array."""
+    a, b, c, d = abcd
+    diff = np.concatenate([X[a] - X[b], X[c] - X[d]])
+    y = np.concatenate([np.ones(len(a), dtype=np.int64), -np.ones(len(c), dtype=np.int64)])
+    return diff, y, X[np.unique(np.concatenate(abcd))]
 
 
 def wrap(X: np.ndarray, abcd: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:

@@ -28,7 +28,7 @@ from sklearn.base import BaseEstimator
 from .._validate import Interval, Options, check_params
 from ..errors import InputError
 from ._base import MahalanobisMixin, QuadrupletsClassifierMixin, components_from_metric
-from ._init import points_of_tuples, prior_metric
+from ._init import prior_metric
 from ._weak import pairs_from_labels
 
 __all__ = ["LSML", "LSML_Supervised", "lsml_metric", "lsml_objective"]
@@ -97,7 +97,7 @@ class _BaseLSML(MahalanobisMixin):
         w = np.ones(len(vab)) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
         if w.shape[0] != len(vab) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
             raise InputError(f"weights must be {len(vab)} finite numbers >= 0 with a positive sum.")
-        M0 = prior_metric(points_of_tuples(quads), self.prior, self.random_state, type(self).__name__)
+        M0 = prior_metric(quads, self.prior, self.random_state, type(self).__name__)
         if np.linalg.eigvalsh(M0).min() <= 0:
             raise InputError(f"{type(self).__name__} needs a positive definite prior; use prior='identity'.")
         M, self.n_iter_ = lsml_metric(vab, vcd, w, M0, max_iter=self.max_iter, tol=self.tol)

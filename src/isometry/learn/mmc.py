@@ -27,8 +27,8 @@ from sklearn.base import BaseEstimator
 
 from .._validate import Interval, Options, check_params
 from ._base import MahalanobisMixin, PairsClassifierMixin, components_from_metric
-from ._init import points_of_tuples, prior_metric
-from ._weak import check_pair_fit, pairs_from_labels, wrap
+from ._init import prior_metric
+from ._weak import check_pair_fit, pair_differences, pairs_from_labels
 
 __all__ = ["MMC", "MMC_Supervised", "mmc_full", "mmc_objective"]
 
@@ -135,9 +135,12 @@ def mmc_diagonal(pos: np.ndarray, neg: np.ndarray, w0: np.ndarray, *, max_iter: 
 
 class _BaseMMC(MahalanobisMixin):
     def _fit_pairs(self, pairs: np.ndarray, y: np.ndarray) -> None:
+        self._fit_differences(pairs[:, 0] - pairs[:, 1], y, pairs)
+
+    def _fit_differences(self, diff: np.ndarray, y: np.ndarray, points: np.ndarray) -> None:
+        """Fit from pair differences (n, d), labels +/-1 (n,) and the points (or tuples) for init."""
         check_params(type(self).__name__, self.get_params(), _CONSTRAINTS)
-        A0 = prior_metric(points_of_tuples(pairs), self.init, self.random_state, type(self).__name__, "init")
-        diff = pairs[:, 0] - pairs[:, 1]
+        A0 = prior_metric(points, self.init, self.random_state, type(self).__name__, "init")
         pos, neg = diff[y == 1], diff[y == -1]
         if self.diagonal:
             w, self.n_iter_, self.converged_ = mmc_diagonal(pos, neg, np.diag(A0).copy(), max_iter=self.max_iter,
@@ -255,6 +258,5 @@ class MMC_Supervised(_BaseMMC, BaseEstimator):
     def fit(self, X: Any, y: Any) -> "MMC_Supervised":
         """Learn from points X (n_samples, n_features) and class labels y (n_samples,)."""
         X, abcd = pairs_from_labels(self, X, y, self.n_constraints, self.random_state, floor=DEFAULT_PAIRS)
-        pairs, pair_y = wrap(X, abcd)
-        self._fit_pairs(pairs, pair_y)
+        self._fit_differences(*pair_differences(X, abcd))
         return self
