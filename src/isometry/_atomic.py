@@ -24,6 +24,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], *, binar
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results follow the umask like open()
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -32,6 +33,12 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], *, binar
             pass
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:
