@@ -60,7 +60,7 @@ def mlkr_loss_grad(L: np.ndarray, X: np.ndarray, y: np.ndarray, *, budget: int |
     row_c = torch.zeros(n, dtype=Z.dtype)
     col_c = torch.zeros(n, dtype=Z.dtype)
     ZT_C_X = torch.zeros(Z.shape[1], X.shape[1], dtype=Z.dtype)  # sum_B Z_B^T C_B X
-    XT_C_Z = torch.zeros(X.shape[1], Z.shape[1], dtype=Z.dtype)  # sum_B X_B^T C_B Z
+    XT_C_X = torch.zeros(X.shape[1], X.shape[1], dtype=Z.dtype)  # sum_B X_B^T C_B X (C Z = C X L^T)
     for s in range(0, n, step):
         e = min(n, s + step)
         d2 = (sq[s:e, None] + sq[None, :] - 2.0 * (Z[s:e] @ Z.T)).clamp_(min=0.0)
@@ -73,10 +73,11 @@ def mlkr_loss_grad(L: np.ndarray, X: np.ndarray, y: np.ndarray, *, budget: int |
         C = -2.0 * err[:, None] * p * (yt[None, :] - yhat[:, None])
         row_c[s:e] += C.sum(1)
         col_c += C.sum(0)
-        ZT_C_X += Z[s:e].T @ (C @ Xt)
-        XT_C_Z += Xt[s:e].T @ (C @ Z)
+        CX = C @ Xt  # the one (block x n) GEMM besides the distances
+        ZT_C_X += Z[s:e].T @ CX
+        XT_C_X += Xt[s:e].T @ CX
     # grad = 2 sum_ij C_ij L (x_i - x_j)(x_i - x_j)^T
-    G = Z.T @ ((row_c + col_c)[:, None] * Xt) - ZT_C_X - XT_C_Z.T
+    G = Z.T @ ((row_c + col_c)[:, None] * Xt) - ZT_C_X - Lt @ XT_C_X.T
     return loss, (2.0 * G).numpy()
 
 
