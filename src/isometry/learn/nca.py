@@ -4,9 +4,16 @@ Goldberger, Roweis, Hinton, Salakhutdinov, "Neighbourhood Components Analysis" (
 Maximizes the expected leave-one-out accuracy of a stochastic nearest-neighbour
 classifier, ``sum_i sum_{j in class(i)} p_ij`` with ``p_ij = softmax_j(-||L x_i - L x_j||^2)``.
 
-The objective and gradient are computed in row blocks with torch (log-sum-exp
-softmax, two GEMMs per block), so memory is O(block x n), never n x n; the
-optimizer is scipy's L-BFGS-B, as in metric-learn.
+The objective and gradient are computed with torch in float64 on class-sorted rows:
+one ``addmm`` gives the softmax logits, the softmax and the weights
+``W = P * (same - p_i)`` are formed in place (same-class entries are contiguous
+column ranges, so no n x n mask), and ``W + W^T`` times Z is one GEMM: two
+(n, n, k) GEMMs per evaluation, as metric-learn, but about half its elementwise
+passes. When three (n, n) buffers exceed the memory budget, rows are processed in
+blocks (three GEMMs, O(block x n) memory). The optimizer is scipy's L-BFGS-B, as in
+metric-learn, so iterates match it and 10x is out of reach on CPU: the GEMMs are the
+same (float32 was tried: its rounding stops L-BFGS early, at 0.973 instead of 0.981
+3-NN accuracy on digits).
 """
 
 from __future__ import annotations
