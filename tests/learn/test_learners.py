@@ -101,6 +101,23 @@ def test_nca_gradient_matches_finite_differences():
     assert np.isclose(num, g[1, 2], rtol=1e-5)
 
 
+def test_nca_whole_matrix_and_blocked_paths_agree():
+    # unsorted string-free labels with a class of one sample; blocks cut through classes
+    rng = np.random.default_rng(2)
+    X, y, L = rng.normal(size=(70, 5)), rng.integers(0, 4, 70), rng.normal(size=(3, 5))
+    y[5] = 9
+    v_full, g_full = nca_loss_grad(L, X, y)
+    v_block, g_block = nca_loss_grad(L, X, y, budget=16 * 24 * 70)
+    assert np.isclose(v_full, v_block, rtol=1e-12)
+    np.testing.assert_allclose(g_full, g_block, rtol=1e-10, atol=1e-12)
+    # brute force: sum_i sum_{j same, j != i} softmax_j(-d2_ij)
+    Z = X @ L.T
+    d2 = ((Z[:, None] - Z[None]) ** 2).sum(-1)
+    np.fill_diagonal(d2, np.inf)
+    P = np.exp(-d2 - np.log(np.exp(-d2).sum(1, keepdims=True)))
+    assert np.isclose(v_full, (P * (y[:, None] == y[None])).sum(), rtol=1e-12)
+
+
 @pytest.fixture(scope="module")
 def wine_pairs(wine):
     Xtr, _, ytr, _ = wine
