@@ -52,10 +52,10 @@ def _step(fn, x, y, device):
 
 def _compare(theirs, ours, x, y, device, budget):
     """Alternate PML / isometry reps until ``budget`` seconds (at least 30 reps, 5 for rows
-    slower than 0.2 s a rep; at most 300); return medians. Other sessions share the machine:
+    slower than 1 s a rep; at most 300); return medians. Other sessions share the machine:
     interleaving exposes both sides to the same load, the median drops preempted reps."""
     warm = max(_step(theirs, x, y, device), _step(ours, x, y, device))
-    least = 30 if warm < 0.2 else 5
+    least = 30 if warm < 1.0 else 5
     t_pml, t_iso, start = [], [], time.perf_counter()
     while len(t_pml) < 300 and (len(t_pml) < least or time.perf_counter() - start < budget):
         t_pml.append(_step(theirs, x, y, device))
