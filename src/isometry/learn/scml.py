@@ -47,9 +47,9 @@ def _basis_gaps(triplets: np.ndarray, basis: np.ndarray) -> np.ndarray:
     return pos * pos - neg * neg
 
 
-#: Largest (n_triplets x n_basis) gap matrix kept in memory (float32 entries, 256 MB); beyond
-#: that, gaps are recomputed per block.
-MAX_GAP_ENTRIES = 64_000_000
+#: Largest (n_triplets x n_basis) gap matrix kept in memory (float32 entries, 640 MB; metric-learn
+#: keeps the same matrix in float64 whatever its size); beyond that, gaps are recomputed per block.
+MAX_GAP_ENTRIES = 160_000_000
 
 
 class _Gaps:
