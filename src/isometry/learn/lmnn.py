@@ -78,18 +78,20 @@ def impostors_dense(Z: np.ndarray, codes: np.ndarray, radius: np.ndarray, *, bud
     n = Z.shape[0]
     sq = np.einsum("ij,ij->i", Z, Z)
     step = rows_per_block(n, 8 * 3, budget=budget, minimum=16)
+    half_sq = 0.5 * sq
+    # d_il < r_i  <=>  |z_l|^2 / 2 - z_i.z_l < (r_i - |z_i|^2) / 2: two passes over each block
+    threshold = 0.5 * (radius - sq)
     found_i, found_l, found_d = [], [], []
     for s in range(0, n, step):
         e = min(n, s + step)
-        D = Z[s:e] @ Z.T
-        D *= -2.0
-        D += sq[None, :]
-        D += sq[s:e, None]
-        hit = (D < radius[s:e, None]) & (codes[s:e, None] != codes[None, :])
+        T = Z[s:e] @ Z.T
+        np.subtract(half_sq[None, :], T, out=T)
+        hit = T < threshold[s:e, None]
+        hit &= codes[s:e, None] != codes[None, :]
         rows, cols = np.nonzero(hit)
         found_i.append(rows + s)
         found_l.append(cols)
-        found_d.append(D[rows, cols])
+        found_d.append(2.0 * T[rows, cols] + sq[rows + s])
     return (np.concatenate(found_i).astype(np.int64), np.concatenate(found_l).astype(np.int64),
             np.maximum(np.concatenate(found_d), 0.0))
 
