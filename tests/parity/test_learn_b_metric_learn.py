@@ -6,7 +6,6 @@ its ``check_array`` / ``check_X_y`` at runtime (the keyword rename its master ma
 
 from __future__ import annotations
 
-import sys
 import warnings
 
 import numpy as np
@@ -19,26 +18,12 @@ from isometry.learn.mlkr import mlkr_loss_grad
 
 ml = pytest.importorskip("metric_learn")
 
-
-def _renamed(fn):
-    def wrapper(*args, **kwargs):
-        if "force_all_finite" in kwargs:
-            kwargs["ensure_all_finite"] = kwargs.pop("force_all_finite")
-        return fn(*args, **kwargs)
-    return wrapper
+from _metric_learn_patch import patch_metric_learn  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def metric_learn():
-    from sklearn.utils.validation import check_array, check_X_y
-
-    mp = pytest.MonkeyPatch()
-    for name, mod in list(sys.modules.items()):
-        if name.startswith("metric_learn") and mod is not None:
-            if hasattr(mod, "check_array"):
-                mp.setattr(mod, "check_array", _renamed(check_array))
-            if hasattr(mod, "check_X_y"):
-                mp.setattr(mod, "check_X_y", _renamed(check_X_y))
+    mp = patch_metric_learn()
     yield ml
     mp.undo()
 

@@ -24,34 +24,12 @@ from isometry.learn.nca import nca_loss_grad
 
 ml = pytest.importorskip("metric_learn")
 
-
-def _renamed(fn):
-    def wrapper(*args, **kwargs):
-        if "force_all_finite" in kwargs:
-            kwargs["ensure_all_finite"] = kwargs.pop("force_all_finite")
-        return fn(*args, **kwargs)
-    return wrapper
+from _metric_learn_patch import patch_metric_learn  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def metric_learn(request):
-    import sys
-
-    from sklearn.covariance._graph_lasso import _graphical_lasso
-    from sklearn.utils.validation import check_array, check_X_y
-
-    mp = pytest.MonkeyPatch()
-    for name, mod in list(sys.modules.items()):
-        if name.startswith("metric_learn") and mod is not None:
-            if hasattr(mod, "check_array"):
-                mp.setattr(mod, "check_array", _renamed(check_array))
-            if hasattr(mod, "check_X_y"):
-                mp.setattr(mod, "check_X_y", _renamed(check_X_y))
-
-    def graphical_lasso(emp_cov, alpha, cov_init=None, **kwargs):
-        return _graphical_lasso(emp_cov, alpha, **kwargs)[:2]
-
-    mp.setattr(sys.modules["metric_learn.sdml"], "graphical_lasso", graphical_lasso)
+def metric_learn():
+    mp = patch_metric_learn()
     yield ml
     mp.undo()
 
