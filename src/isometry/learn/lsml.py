@@ -22,6 +22,7 @@ import numbers
 from typing import Any
 
 import numpy as np
+from scipy.linalg import lu_factor, lu_solve
 from scipy.optimize import minimize
 from sklearn.base import BaseEstimator
 
@@ -45,25 +46,35 @@ def lsml_objective(M: np.ndarray, vab: np.ndarray, vcd: np.ndarray, w: np.ndarra
     return float(w @ np.maximum(dab - dcd, 0.0) ** 2 + np.sum(M * prior_inv) - logdet)
 
 
-def _loss_grad_L(flat: np.ndarray, vab: np.ndarray, vcd: np.ndarray, w: np.ndarray, prior_inv: np.ndarray
-                 ) -> tuple[float, np.ndarray]:
-    """LSML's objective at ``M = L^T L`` and its gradient in L (flattened)."""
+def _loss_grad_L(flat: np.ndarray, V: np.ndarray, w: np.ndarray, prior_inv: np.ndarray,
+                 buffer: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+    """LSML's objective at ``M = L^T L`` and its gradient in L (flattened).
+
+    ``V`` (2n, d) stacks the ``ab`` differences over the ``cd`` ones, so the residual
+    term is one GEMM for the projections and one, over the violated comparisons only, for the gradient; one LU gives
+    ``logdet L`` and ``L^-1``. ``buffer`` (2n, d), when given, holds the projections
+    (reusing it avoids fresh page faults on every evaluation).
+    """
     d = prior_inv.shape[0]
+    n = len(w)
     L = flat.reshape(d, d)
-    sign, logdet = np.linalg.slogdet(L)
-    if sign == 0 or not np.isfinite(logdet):
+    lu, piv = lu_factor(L, check_finite=False)
+    diag = np.abs(np.diag(lu))
+    if not (diag > 0).all() or not np.isfinite(diag).all():
         return np.inf, np.zeros_like(flat)
-    a, c = vab @ L.T, vcd @ L.T
-    da = np.sqrt(np.einsum("ij,ij->i", a, a))
-    dc = np.sqrt(np.einsum("ij,ij->i", c, c))
-    r = np.maximum(da - dc, 0.0)
+    logdet = float(np.log(diag).sum())
+    A = np.matmul(V, L.T, out=buffer)
+    dist = np.sqrt(np.einsum("ij,ij->i", A, A))
+    r = dist[:n] - dist[n:]
     bad = r > 0
-    wr = 2.0 * w[bad] * r[bad]
+    wr = np.where(bad, 2.0 * w * r, 0.0)
+    coef = np.concatenate([wr, -wr]) / np.where(dist > 0, dist, 1.0)
     LP = L @ prior_inv
     value = float(w[bad] @ r[bad] ** 2 + np.sum(LP * L) - 2.0 * logdet)
     # d/dL ||L v|| = (L v) v^T / ||L v||
-    grad = ((a[bad] * (wr / da[bad])[:, None]).T @ vab[bad] - (c[bad] * (wr / dc[bad])[:, None]).T @ vcd[bad]
-            + 2.0 * LP - 2.0 * np.linalg.inv(L).T)
+    inv_t = lu_solve((lu, piv), np.eye(d), trans=1, check_finite=False)  # (L^-1)^T
+    rows = np.flatnonzero(coef)  # only violated comparisons contribute
+    grad = (A[rows] * coef[rows, None]).T @ V[rows] + 2.0 * LP - 2.0 * inv_t
     return value, grad.ravel()
 
 
@@ -75,29 +86,43 @@ def lsml_metric(vab: np.ndarray, vcd: np.ndarray, weights: np.ndarray, M0: np.nd
     ``weights``: (n,), normalized to sum to 1. L-BFGS runs on a factor L of
     ``M = L^T L`` (started at the Cholesky factor of M0) with the analytic gradient; it
     stops when every gradient entry is below ``tol`` or the objective's relative change
-    is below 1e-12.
+    is below 1e-12. The result is never worse than the prior (compared on the values
+    L-BFGS computed, no extra evaluation).
     """
     w = weights / weights.sum()
     prior_inv = np.linalg.inv(M0)
     L0 = np.linalg.cholesky(M0).T
-    res = minimize(_loss_grad_L, L0.ravel(), args=(vab, vcd, w, prior_inv), jac=True, method="L-BFGS-B",
+    V = np.concatenate([vab, vcd])
+    first: list[float] = []
+    buffer = np.empty_like(V)
+
+    def fun(flat: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = _loss_grad_L(flat, V, w, prior_inv, buffer)
+        if not first:
+            first.append(value)
+        return value, grad
+
+    res = minimize(fun, L0.ravel(), jac=True, method="L-BFGS-B",
                    options={"maxiter": max_iter, "gtol": tol, "ftol": 1e-12})
     L = res.x.reshape(L0.shape)
     M = L.T @ L
-    if lsml_objective(M, vab, vcd, w, prior_inv) > lsml_objective(M0, vab, vcd, w, prior_inv):
+    if not res.fun <= first[0]:
         M = M0.copy()  # never worse than the prior
     return M, max(int(res.nit), 1)  # counted as one when the prior is already optimal
 
 
 class _BaseLSML(MahalanobisMixin):
     def _fit_quadruplets(self, quads: np.ndarray, weights: Any) -> None:
+        self._fit_differences(quads[:, 0] - quads[:, 1], quads[:, 2] - quads[:, 3], weights, quads)
+
+    def _fit_differences(self, vab: np.ndarray, vcd: np.ndarray, weights: Any, points: np.ndarray) -> None:
+        """Fit from the differences (n, d) of each quadruplet's pairs; ``points`` (m, d) or
+        the quadruplets (n, 4, d) give the prior."""
         check_params(type(self).__name__, self.get_params(), _CONSTRAINTS)
-        vab = quads[:, 0] - quads[:, 1]
-        vcd = quads[:, 2] - quads[:, 3]
         w = np.ones(len(vab)) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
         if w.shape[0] != len(vab) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
             raise InputError(f"weights must be {len(vab)} finite numbers >= 0 with a positive sum.")
-        M0 = prior_metric(quads, self.prior, self.random_state, type(self).__name__)
+        M0 = prior_metric(points, self.prior, self.random_state, type(self).__name__)
         if np.linalg.eigvalsh(M0).min() <= 0:
             raise InputError(f"{type(self).__name__} needs a positive definite prior; use prior='identity'.")
         M, self.n_iter_ = lsml_metric(vab, vcd, w, M0, max_iter=self.max_iter, tol=self.tol)
@@ -187,6 +212,8 @@ class LSML_Supervised(_BaseLSML, BaseEstimator):
 
     def fit(self, X: Any, y: Any) -> "LSML_Supervised":
         """Learn from points X (n_samples, n_features) and class labels y (n_samples,)."""
-        X, abcd = pairs_from_labels(self, X, y, self.n_constraints, self.random_state, same_length=True)
-        self._fit_quadruplets(X[np.column_stack(abcd)], self.weights)
+        X, (a, b, c, d) = pairs_from_labels(self, X, y, self.n_constraints, self.random_state, same_length=True)
+        # the quadruplets themselves are only needed for the covariance prior
+        points = X[np.column_stack([a, b, c, d])] if isinstance(self.prior, str) and self.prior == "covariance" else X
+        self._fit_differences(X[a] - X[b], X[c] - X[d], self.weights, points)
         return self
