@@ -16,6 +16,7 @@ import torch
 from .. import distances as D
 from .._validate import Interval, Options, check_embeddings, check_labels, check_param, encode_labels
 from ..errors import InputError
+from ._fused import normalized_pairwise
 
 REAL = Interval(numbers.Real, None, None)
 NONNEG = Interval(numbers.Real, 0, None)
@@ -30,6 +31,9 @@ _FUNCTIONS = {
     "snr": D.snr,
 }
 _FLOOR = {torch.float16: 1e-7, torch.bfloat16: 1e-7, torch.float32: 1e-30, torch.float64: 1e-300}
+# On normalized rows the dot product is the cosine similarity.
+_FUSED = {"euclidean": "euclidean", "sqeuclidean": "sqeuclidean", "cosine_similarity": "cosine_similarity",
+          "dot": "cosine_similarity"}
 _PML_NAMES = {"CosineSimilarity": "cosine_similarity", "DotProductSimilarity": "dot", "SNRDistance": "snr"}
 
 
@@ -63,6 +67,9 @@ class Distance:
         return torch.nn.functional.normalize(x, dim=1) if self.normalize_embeddings else x
 
     def __call__(self, query: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:
+        if self.normalize_embeddings and self.power == 1 and self.name in _FUSED:
+            same = ref is None or ref is query
+            return normalized_pairwise(query, None if same else ref, _FUSED[self.name], _FLOOR[query.dtype])
         q = self.maybe_normalize(query)
         r = q if ref is None or ref is query else self.maybe_normalize(ref)
         if self.name == "cosine_similarity":
@@ -130,7 +137,7 @@ def check_tensor(x: Any, owner: str, name: str) -> torch.Tensor:
     if x.ndim != 2 or x.shape[0] == 0 or not x.is_floating_point():
         check_embeddings(x, name=name)
         raise InputError(f"{name} must be a floating-point tensor; got dtype {x.dtype}.")
-    if not bool(torch.isfinite(x).all()):
+    if not bool(torch.isfinite(x.sum())):  # a finite sum means finite entries (one reduction)
         check_embeddings(x, name=name)
     return x
 
@@ -180,7 +187,7 @@ def prepare_batch(owner: str, embeddings: Any, labels: Any, ref_emb: Any = None,
 
 def class_indices(labels: torch.Tensor, num_classes: int, owner: str) -> torch.Tensor:
     """Check labels are class indices ``0 <= y < num_classes`` (proxy and softmax losses)."""
-    if labels.numel() and bool(((labels < 0) | (labels >= num_classes)).any()):
+    if labels.numel() and not 0 <= labels.min().item() <= labels.max().item() < num_classes:
         raise InputError(
             f"{owner} needs integer labels in [0, {num_classes}); got labels from {int(labels.min())} "
             f"to {int(labels.max())}. Map them to class indices (e.g. with numpy.unique(..., return_inverse=True))."
@@ -199,15 +206,26 @@ def as_indices(indices_tuple: Any, n: int, m: int, device: torch.device, owner: 
         raise InputError(f"indices_tuple of {owner} must be a tuple of 3 (triplets) or 4 (pairs) index arrays.")
     out = tuple(torch.as_tensor(t, device=device).reshape(-1).long() for t in indices_tuple)
     bounds = (n, m, m) if len(out) == 3 else (n, m, n, m)
-    outside = [((t < 0) | (t >= hi)).any() for t, hi in zip(out, bounds)]
-    if bool(torch.stack(outside).any()):  # one device sync for all four checks
-        k = int(torch.stack(outside).to(torch.int8).argmax())
+    if not _inside(out, bounds):
+        outside = [bool(((t < 0) | (t >= hi)).any()) for t, hi in zip(out, bounds)]
+        k = outside.index(True)
         raise InputError(f"indices_tuple[{k}] of {owner} has indices outside [0, {bounds[k]}).")
     if len(out) == 3 and not out[0].shape == out[1].shape == out[2].shape:
         raise InputError(f"indices_tuple of {owner}: anchors, positives and negatives differ in length.")
     if len(out) == 4 and (out[0].shape != out[1].shape or out[2].shape != out[3].shape):
         raise InputError(f"indices_tuple of {owner}: a1/p or a2/n differ in length.")
     return out
+
+
+def _inside(indices: tuple, bounds: tuple) -> bool:
+    """Whether each index array lies in [0, its bound); one min/max pass when the bounds agree."""
+    if len(set(bounds)) > 1:
+        return all(_inside((t,), (hi,)) for t, hi in zip(indices, bounds))
+    flat = torch.cat(indices)
+    if flat.numel() == 0:
+        return True
+    low, high = torch.aminmax(flat)
+    return bool(low >= 0) and bool(high < bounds[0])
 
 
 def to_pairs(indices: tuple) -> tuple:

@@ -14,6 +14,7 @@ import torch
 from .._validate import Options, check_param, check_params
 from ._base import (POS_INT, REAL, Batch, Distance, as_indices, avg_nonzero, class_indices, few_pairs, pair_masks,
                     pair_weights, prepare_batch, require_distance, resolve_distance, to_triplets, zero_loss)
+from ._fused import hinge_pairs
 from ._triplets import random_triplets, sum_over_triplets
 
 __all__ = [
@@ -38,6 +39,8 @@ def _contrastive(batch: Batch, indices, distance, pos_margin: float, neg_margin:
     if few_pairs(indices, pos_w, neg_w):
         return zero_loss(emb)
     mat = distance(emb, None if batch.self_ref else batch.ref_emb)
+    if isinstance(distance, Distance):
+        return hinge_pairs(mat, pos_w, neg_w, pos_margin, neg_margin, distance.is_inverted)
     pos_loss = torch.relu(distance.margin(mat, pos_margin))
     neg_loss = torch.relu(distance.margin(neg_margin, mat))
     return avg_nonzero(pos_loss, pos_w) + avg_nonzero(neg_loss, neg_w)
