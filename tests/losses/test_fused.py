@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from isometry.losses._fused import hinge_pairs, normalized_pairwise
+from isometry.losses._fused_softmax import Logits, class_softmax_loss
 
 KINDS = ["euclidean", "sqeuclidean", "cosine_similarity"]
 
@@ -67,3 +68,31 @@ def test_hinge_pairs_is_zero_without_active_pairs():
     value = hinge_pairs(mat, pos, ~pos, 0.6, 0.4, False)
     value.backward()
     assert float(value) == 0.0 and not mat.grad.any()
+
+
+SPECS = {
+    "normalized_softmax": Logits("cosface", 2.0),
+    "cosface": Logits("cosface", 3.0, 0.35),
+    "arcface": Logits("arcface", 3.0, 0.5),
+    "subcenter_arcface": Logits("arcface", 3.0, 0.5, centers=3),
+    "softtriple": Logits("softtriple", 4.0, 0.1, centers=3, gamma=10.0),
+    "proxynca": Logits("proxynca", 2.0, floor=1e-300, reduction="nca"),
+}
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+@pytest.mark.parametrize("mined", [False, True])
+def test_class_softmax_loss_gradcheck(name, mined):
+    spec = SPECS[name]
+    x = _rows(6, 4, seed=5).requires_grad_(True)
+    w = _rows(3 * spec.centers, 4, seed=6).requires_grad_(True)
+    y = torch.tensor([0, 1, 2, 2, 1, 0])
+    row_w = torch.tensor([1.0, 0.5, 0.0, 1.0, 0.5, 1.0], dtype=torch.float64) if mined else None
+    assert torch.autograd.gradcheck(lambda a, b: class_softmax_loss(a, b, y, row_w, spec), (x, w))
+
+
+def test_arcface_target_past_pi_minus_margin_uses_the_linear_fallback():
+    x = torch.tensor([[1.0, 0.0]], dtype=torch.float64, requires_grad=True)
+    w = torch.tensor([[-1.0, 0.05], [0.0, 1.0]], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b: class_softmax_loss(a, b, torch.tensor([0]), None,
+                                                                  SPECS["arcface"]), (x, w))

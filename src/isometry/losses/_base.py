@@ -90,6 +90,12 @@ class Distance:
         return y - x if self.is_inverted else x - y
 
 
+def fusable(distance: Any, names: tuple[str, ...]) -> bool:
+    """Whether ``distance`` is an isometry Distance on normalized rows, power 1, named one of ``names``."""
+    return (isinstance(distance, Distance) and distance.normalize_embeddings and distance.power == 1
+            and distance.name in names)
+
+
 def resolve_distance(spec: Any, default: Distance, owner: str) -> Any:
     """Turn ``distance=`` (None, a name, a :class:`Distance`, or a PML distance object) into a callable."""
     if spec is None:

@@ -13,8 +13,10 @@ from typing import Any, Callable
 
 import torch
 
+from ._fused_softmax import Logits, class_softmax_loss
 from .._validate import check_params
-from ._base import (POS_INT, POSITIVE, REAL, Batch, Distance, batch_and_indices, cosine_bound, class_indices, masked_logsumexp,
+from ._base import (_FLOOR, POS_INT, POSITIVE, REAL, Batch, Distance, batch_and_indices, cosine_bound, class_indices, fusable,
+                    masked_logsumexp,
                     miner_weights, require_distance, resolve_distance, zero_loss)
 
 __all__ = [
@@ -190,6 +192,10 @@ class ProxyNCALoss(torch.nn.Module):
                                        labels_required=True)
         emb = batch.embeddings
         class_indices(batch.labels, self.num_classes, "ProxyNCALoss")
+        if fusable(self.distance, ("sqeuclidean",)):
+            weights = None if idx is None else miner_weights(idx, emb.shape[0], emb.dtype, emb.device, using_ref=True)
+            spec = Logits("proxynca", self.softmax_scale, floor=_FLOOR[emb.dtype], reduction="nca")
+            return class_softmax_loss(emb, self.proxies.to(emb.dtype), batch.labels, weights, spec)
         weights = miner_weights(idx, emb.shape[0], emb.dtype, emb.device, using_ref=True)
         proxy_labels = torch.arange(self.num_classes, device=emb.device)
         return _nca(emb, self.proxies.to(emb.dtype), batch.labels, proxy_labels, weights, self.distance,
@@ -237,6 +243,10 @@ class SoftTripleLoss(torch.nn.Module):
                                        labels_required=True)
         emb = batch.embeddings
         y = class_indices(batch.labels, self.num_classes, "SoftTripleLoss")
+        if fusable(self.distance, ("cosine_similarity", "dot")):
+            weights = None if idx is None else miner_weights(idx, emb.shape[0], emb.dtype, emb.device)
+            spec = Logits("softtriple", self.la, self.margin, centers=self.centers_per_class, gamma=self.gamma)
+            return class_softmax_loss(emb, self.fc.to(emb.dtype).T, y, weights, spec)
         weights = miner_weights(idx, emb.shape[0], emb.dtype, emb.device)
         logits = self.get_logits(emb)
         logits = logits - self.margin * torch.nn.functional.one_hot(y, self.num_classes).to(emb.dtype)

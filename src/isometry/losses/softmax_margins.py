@@ -16,8 +16,9 @@ import torch
 import torch.nn.functional as F
 
 from .._validate import Interval, check_params
-from ._base import (POS_INT, POSITIVE, REAL, Distance, batch_and_indices, class_indices, miner_weights,
+from ._base import (POS_INT, POSITIVE, REAL, Distance, batch_and_indices, class_indices, fusable, miner_weights,
                     require_distance, resolve_distance)
+from ._fused_softmax import Logits, class_softmax_loss
 from .proxies import _init, _no_ref
 
 __all__ = [
@@ -68,12 +69,20 @@ class _WeightSoftmax(torch.nn.Module):
     def get_logits(self, embeddings: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         raise NotImplementedError
 
+    def _fused_spec(self) -> Logits | None:
+        """The logit map for the fused loss (same values as ``get_logits``), or None."""
+        return None
+
     def forward(self, embeddings, labels=None, indices_tuple=None, ref_emb=None, ref_labels=None) -> torch.Tensor:
         _no_ref(self._owner, ref_emb, ref_labels)
         batch, idx = batch_and_indices(self._owner, embeddings, labels, indices_tuple, None, None,
                                        labels_required=True)
         emb = batch.embeddings
         y = class_indices(batch.labels, self.num_classes, self._owner)
+        spec = self._fused_spec() if fusable(self.distance, ("cosine_similarity", "dot")) else None
+        if spec is not None:
+            weights = None if idx is None else miner_weights(idx, emb.shape[0], emb.dtype, emb.device)
+            return class_softmax_loss(emb, self.W.to(emb.dtype).T, y, weights, spec)
         if idx is None:
             return F.cross_entropy(self.get_logits(emb, y), y)
         weights = miner_weights(idx, emb.shape[0], emb.dtype, emb.device)
@@ -99,6 +108,9 @@ class NormalizedSoftmaxLoss(_WeightSoftmax):
                          Distance("dot"), num_classes)
         self.temperature = temperature
 
+    def _fused_spec(self) -> Logits:
+        return Logits("cosface", 1.0 / self.temperature)
+
     def get_logits(self, embeddings: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         w = F.normalize(self.W.to(embeddings.dtype), dim=0)
         logits = self.distance(embeddings, w.T) / self.temperature
@@ -121,6 +133,9 @@ class CosFaceLoss(_WeightSoftmax):
                          num_classes)
         require_distance(self.distance, ("cosine_similarity",), self._owner)
         self.margin, self.scale = margin, scale
+
+    def _fused_spec(self) -> Logits:
+        return Logits("cosface", self.scale, self.margin)
 
     def get_cosine(self, embeddings: torch.Tensor) -> torch.Tensor:
         return self.distance(embeddings, self.W.to(embeddings.dtype).T)
@@ -146,6 +161,9 @@ class ArcFaceLoss(CosFaceLoss):
         super().__init__(num_classes, embedding_size, margin, scale, distance=distance,
                          weight_init_func=weight_init_func)
         self.margin = float(np.radians(margin))
+
+    def _fused_spec(self) -> Logits:
+        return Logits("arcface", self.scale, self.margin, centers=getattr(self, "sub_centers", 1))
 
     def get_logits(self, embeddings: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         cos = self.get_cosine(embeddings)

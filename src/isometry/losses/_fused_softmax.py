@@ -1,0 +1,155 @@
+"""Fused class-weight softmax losses: normalize + GEMM + margin + softmax cross-entropy, one node.
+
+Normalized softmax, CosFace, ArcFace, sub-centre ArcFace, SoftTriple and proxy-NCA all
+compare L2-normalized embeddings with L2-normalized class weights, turn the (n, C)
+cosines into logits and take a (weighted) softmax cross-entropy. Here the whole chain is
+one autograd node; the backward is the closed form
+``dlogits = c_i (softmax - onehot)`` pushed back through the logit map, one GEMM to each
+side and the two normalizations. Values follow the unfused formulas term by term.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch.autograd.function import once_differentiable
+
+from ._fused import normalize_backward, normalize_rows
+
+
+class Logits(NamedTuple):
+    """How cosines become logits.
+
+    kind: "cosface" (``scale * (cos - margin * onehot)``; normalized softmax is margin 0),
+    "arcface" (target ``cos(theta + margin)``, ``margin`` in radians), "softtriple" (per class
+    a softmax over ``centers`` columns with ``gamma``, then ``scale * (S - margin * onehot)``)
+    or "proxynca" (``-scale * |x - p|^2`` of normalized rows, clamped at ``floor``).
+    ``centers``: columns per class (sub-centre ArcFace takes the largest).
+    reduction: "mean" (mean of weighted cross-entropies) or "nca" (rows with a zero target
+    probability left out, as NCA does).
+    """
+
+    kind: str
+    scale: float
+    margin: float = 0.0
+    centers: int = 1
+    gamma: float = 1.0
+    floor: float = 0.0
+    reduction: str = "mean"
+
+
+def _arcface_target(target: torch.Tensor, margin: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``cos(theta + m)`` of the target cosines (fallback past ``pi - m``) and its slope."""
+    inside = (target >= -1.0) & (target <= 1.0)
+    clamped = target.clamp(-1.0, 1.0)
+    one_minus = 1.0 - clamped.square()
+    sin = one_minus.clamp_min(1e-12).sqrt()
+    cos_m, sin_m = math.cos(margin), math.sin(margin)
+    on_arc = clamped >= math.cos(math.pi - margin)
+    value = torch.where(on_arc, clamped * cos_m - sin * sin_m, clamped - margin * sin_m)
+    sin_slope = torch.where(one_minus > 1e-12, -clamped / sin, 0.0)
+    slope = torch.where(on_arc, cos_m - sin_m * sin_slope, 1.0) * inside
+    return value, slope
+
+
+def _class_cosines(cos: torch.Tensor, spec: Logits, labels: torch.Tensor) -> tuple:
+    """(n, C) logits from (n, C * centers) cosines, and what the backward needs."""
+    n, y = cos.shape[0], labels.unsqueeze(1)
+    saved: dict = {}
+    if spec.kind == "softtriple":
+        sim = cos.view(n, -1, spec.centers)
+        prob = torch.softmax(sim * spec.gamma, dim=2)
+        per_class = (prob * sim).sum(dim=2)
+        saved.update(sim=sim, prob=prob, per_class=per_class)
+        return spec.scale * per_class.scatter_add(1, y, per_class.new_full((n, 1), -spec.margin)), saved
+    if spec.kind == "proxynca":
+        return -spec.scale * cos, saved
+    if spec.centers > 1:
+        cos, best = cos.view(n, -1, spec.centers).max(dim=2)
+        saved["columns"] = best + torch.arange(0, best.shape[1] * spec.centers, spec.centers, device=best.device)
+    if spec.kind == "arcface":
+        value, slope = _arcface_target(cos.gather(1, y), spec.margin)
+        saved["slope"] = slope
+        return spec.scale * cos.scatter(1, y, value), saved
+    return spec.scale * cos.scatter_add(1, y, cos.new_full((n, 1), -spec.margin)), saved
+
+
+def _cosine_grad(g_logits: torch.Tensor, spec: Logits, labels: torch.Tensor, saved: dict, width: int):
+    """Gradient of the logits pushed back to the (n, C * centers) cosines (or squared distances)."""
+    y = labels.unsqueeze(1)
+    if spec.kind == "softtriple":
+        g_class = (g_logits * spec.scale).unsqueeze(2)
+        sim, prob, per_class = saved["sim"], saved["prob"], saved["per_class"]
+        slope = (sim - per_class.unsqueeze(2)).mul_(spec.gamma).add_(1.0).mul_(prob)
+        return (slope * g_class).view(g_logits.shape[0], width)
+    g_cos = g_logits * (-spec.scale if spec.kind == "proxynca" else spec.scale)
+    if spec.kind == "arcface":
+        g_cos.scatter_(1, y, g_cos.gather(1, y) * saved["slope"])
+    if spec.centers > 1:
+        return g_cos.new_zeros(g_cos.shape[0], width).scatter_(1, saved["columns"], g_cos)
+    return g_cos
+
+
+class _ClassSoftmax(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, embeddings, weights, labels, row_weights, spec: Logits):
+        x, x_norm = normalize_rows(embeddings)
+        w, w_norm = normalize_rows(weights)
+        cos = x @ w.T
+        sq = None
+        if spec.kind == "proxynca":
+            x_sq, w_sq = (x * x).sum(1, keepdim=True), (w * w).sum(1).unsqueeze(0)
+            sq = torch.addmm(x_sq, x, w.T, alpha=-2.0).add_(w_sq).clamp_min_(spec.floor)
+            cos = sq
+        logits, saved = _class_cosines(cos, spec, labels)
+        n, y = logits.shape[0], labels.unsqueeze(1)
+        if spec.reduction == "nca":
+            prob = torch.softmax(logits, dim=1)
+            p_target = prob.gather(1, y).squeeze(1)
+            kept = p_target != 0
+            losses = -torch.log(torch.where(kept, p_target, 1.0))
+            if row_weights is not None:
+                losses = losses * row_weights
+            count = kept.sum().clamp_min(1)
+            value = torch.where(kept, losses, 0.0).sum() / count
+            coef = kept.to(logits.dtype) / count
+        else:
+            log_prob = torch.log_softmax(logits, dim=1)
+            prob = log_prob.exp()
+            losses = -log_prob.gather(1, y).squeeze(1)
+            value = (losses if row_weights is None else losses * row_weights).mean()
+            coef = torch.full((n,), 1.0 / n, dtype=logits.dtype, device=logits.device)
+        if row_weights is not None:
+            coef = coef * row_weights
+        ctx.spec, ctx.saved = spec, saved
+        ctx.save_for_backward(x, x_norm, w, w_norm, labels, prob, coef, sq)
+        return value
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        x, x_norm, w, w_norm, labels, prob, coef, sq = ctx.saved_tensors
+        spec = ctx.spec
+        c = (coef * grad).unsqueeze(1)
+        g_logits = (prob * c).scatter_add_(1, labels.unsqueeze(1), -c)
+        g_cos = _cosine_grad(g_logits, spec, labels, ctx.saved, w.shape[0])
+        if spec.kind == "proxynca":  # g_cos is the gradient of the clamped squared distances
+            g_sq = torch.where(sq > spec.floor, g_cos, 0.0)
+            g_x = torch.addcmul(g_sq @ w * -2.0, x, g_sq.sum(1, keepdim=True), value=2.0)
+            g_w = torch.addcmul(g_sq.T @ x * -2.0, w, g_sq.sum(0).unsqueeze(1), value=2.0)
+        else:
+            g_x, g_w = g_cos @ w, g_cos.T @ x
+        g_emb = normalize_backward(g_x, x, x_norm) if ctx.needs_input_grad[0] else None
+        g_weights = normalize_backward(g_w, w, w_norm) if ctx.needs_input_grad[1] else None
+        return g_emb, g_weights, None, None, None
+
+
+def class_softmax_loss(embeddings: torch.Tensor, weights: torch.Tensor, labels: torch.Tensor,
+                       row_weights: torch.Tensor | None, spec: Logits) -> torch.Tensor:
+    """Softmax loss of normalized ``embeddings`` (n, d) against normalized class ``weights`` (C * K, d).
+
+    ``labels`` are class indices (n,); ``row_weights`` (n,) miner weights or None.
+    """
+    return _ClassSoftmax.apply(embeddings, weights, labels, row_weights, spec)
