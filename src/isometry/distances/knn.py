@@ -194,13 +194,24 @@ def _choose_faiss(queries: Any, reference: Any, backend: str) -> bool:
 
 
 def _order_ties(dist: torch.Tensor, idx: torch.Tensor, *, descending: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sort each row by distance, equal distances by index (stable sort on sorted indices)."""
+    """Order equal distances by index within rows already sorted by distance.
+
+    Only rows holding a tie are re-sorted (stable sort on sorted indices), so the
+    common tie-free block costs one comparison pass.
+    """
     if dist.shape[1] < 2:
         return dist, idx
-    idx, order = torch.sort(idx, dim=1)
-    dist = torch.gather(dist, 1, order)
-    dist, order = torch.sort(dist, dim=1, stable=True, descending=descending)
-    return dist, torch.gather(idx, 1, order)
+    tied = (dist[:, 1:] == dist[:, :-1]).any(dim=1)
+    if not bool(tied.any()):
+        return dist, idx
+    rows = tied.nonzero()[:, 0]
+    d, i = dist[rows], idx[rows]
+    i, order = torch.sort(i, dim=1)
+    d = torch.gather(d, 1, order)
+    d, order = torch.sort(d, dim=1, stable=True, descending=descending)
+    dist, idx = dist.clone(), idx.clone()
+    dist[rows], idx[rows] = d, torch.gather(i, 1, order)
+    return dist, idx
 
 
 class _TorchSearch:
@@ -274,17 +285,22 @@ class _FaissSearch:
         raw, idx = self.index.search(q, k + extra)
         raw, idx = torch.from_numpy(raw), torch.from_numpy(idx)
         if exclude_self:
-            own = torch.arange(start, start + q.shape[0]).unsqueeze(1)
-            is_own = idx == own
-            # Drop the own column where present, else the last column.
-            drop = torch.where(is_own.any(dim=1), is_own.float().argmax(dim=1), torch.full_like(own[:, 0], k))
-            keep = torch.ones_like(idx, dtype=torch.bool)
-            keep[torch.arange(idx.shape[0]), drop] = False
-            raw = raw[keep].view(-1, k)
-            idx = idx[keep].view(-1, k)
+            raw, idx = _drop_own(raw, idx, start, k)
         if self.distance in ("euclidean", "sqeuclidean"):
             raw = -raw  # faiss returns squared L2; turn into "larger is closer" scores
         return _scores_to_distances(raw, self.distance), idx.to(self.out_device)
+
+
+def _drop_own(raw: torch.Tensor, idx: torch.Tensor, start: int, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Drop each row's own index from k + 1 results, else its last column (PML's rule)."""
+    own = torch.arange(start, start + idx.shape[0]).unsqueeze(1)
+    if bool((idx[:, :1] == own).all()):  # the usual case: every row found itself first
+        return raw[:, 1:], idx[:, 1:]
+    is_own = idx == own
+    drop = torch.where(is_own.any(dim=1), is_own.to(torch.uint8).argmax(dim=1), torch.full_like(own[:, 0], k))
+    keep = torch.ones_like(idx, dtype=torch.bool)
+    keep[torch.arange(idx.shape[0]), drop] = False
+    return raw[keep].view(-1, k), idx[keep].view(-1, k)
 
 
 def _scores_to_distances(scores: torch.Tensor, distance: str) -> torch.Tensor:

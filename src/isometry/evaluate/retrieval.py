@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from functools import cached_property
 from typing import Any, Iterable
 
 import numpy as np
@@ -48,38 +49,60 @@ __all__ = ["retrieval", "retrieval_per_query", "RETRIEVAL_METRICS", "RECALL_KS"]
 RECALL_KS = (1, 2, 4, 8)
 
 
-def _cumulative_precision(hits: torch.Tensor) -> torch.Tensor:
-    ranks = torch.arange(1, hits.shape[1] + 1, device=hits.device, dtype=torch.float64)
-    return hits.cumsum(dim=1) / ranks * hits
+class _Ranked:
+    """One block of ranked neighbours, with the running sums the k-NN metrics share.
+
+    ``hits`` (b, search_len) bool: neighbour j of query i has its label;
+    ``r`` (b,) float64: same-label references per query; ``k``: list length.
+    Running sums are computed once per block, on first use.
+    """
+
+    def __init__(self, hits: torch.Tensor, r: torch.Tensor, k: int) -> None:
+        self.hits, self.r, self.k = hits, r, k
+        self.top = hits[:, :k]
+
+    @cached_property
+    def found(self) -> torch.Tensor:
+        """(b, k) int32: same-label neighbours among the first j + 1."""
+        return self.top.cumsum(dim=1, dtype=torch.int32)
+
+    @cached_property
+    def precision_sums(self) -> torch.Tensor:
+        """(b, k) float64: running sum of P@i rel(i)."""
+        ranks = torch.arange(1, self.k + 1, device=self.hits.device, dtype=torch.float64)
+        return torch.where(self.top, self.found / ranks, 0.0).cumsum(dim=1)
+
+    def at_r(self, values: torch.Tensor) -> torch.Tensor:
+        """Column min(R, k) - 1 of a (b, k) running quantity."""
+        col = (self.r.clamp(max=self.k) - 1).long()
+        return values.gather(1, col[:, None])[:, 0]
 
 
-def _precision_at_1(hits: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    return hits[:, 0]
+def _precision_at_1(ranked: _Ranked) -> torch.Tensor:
+    return ranked.top[:, 0].to(torch.float64)
 
 
-def _r_precision(hits: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    within_r = torch.arange(hits.shape[1], device=hits.device) < r[:, None]
-    return (hits * within_r).sum(dim=1) / r.clamp(max=hits.shape[1])
+def _r_precision(ranked: _Ranked) -> torch.Tensor:
+    return ranked.at_r(ranked.found) / ranked.r.clamp(max=ranked.k)
 
 
-def _map_at_r(hits: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    within_r = torch.arange(hits.shape[1], device=hits.device) < r[:, None]
-    return (_cumulative_precision(hits) * within_r).sum(dim=1) / r
+def _map_at_r(ranked: _Ranked) -> torch.Tensor:
+    return ranked.at_r(ranked.precision_sums) / ranked.r
 
 
-def _map(hits: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    return _cumulative_precision(hits).sum(dim=1) / r
+def _map(ranked: _Ranked) -> torch.Tensor:
+    return ranked.precision_sums[:, -1] / ranked.r
 
 
-def _mrr(hits: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    found = hits.any(dim=1)
-    first = hits.argmax(dim=1).to(torch.float64) + 1.0
+def _mrr(ranked: _Ranked) -> torch.Tensor:
+    found = ranked.top.any(dim=1)
+    first = ranked.top.to(torch.uint8).argmax(dim=1).to(torch.float64) + 1.0
     return torch.where(found, 1.0 / first, torch.zeros_like(first))
 
 
 def _recall_at(k: int):
-    def recall(hits: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-        return hits[:, :k].any(dim=1).to(torch.float64)
+    def recall(ranked: _Ranked) -> torch.Tensor:
+        return ranked.hits[:, :k].any(dim=1).to(torch.float64)
 
     recall.__name__ = f"_recall_at_{k}"
     return recall
@@ -283,12 +306,12 @@ def _knn_metrics(q, q_codes, ref, ref_codes, names, *, distance, k, exclude_self
     for start, stop, _, idx in iter_knn(q, ref, search_len, distance=distance, exclude_self=exclude_self,
                                         backend=backend, budget=budget, progress=progress, validated=True):
         device = idx.device
-        hits = (ref_codes_t.to(device)[idx] == q_codes_t[start:stop].to(device)[:, None]).to(torch.float64)
+        hits = ref_codes_t.to(device)[idx] == q_codes_t[start:stop].to(device)[:, None]
         rr = r_t[start:stop].to(device)
         keep = rr > 0
+        every = bool(keep.all())
+        ranked = _Ranked(hits if every else hits[keep], rr if every else rr[keep], list_len)
+        rows = slice(None) if every else keep.cpu().numpy()
         for name in names:
-            cols = hits if name.startswith("recall_at_") else hits[:, :list_len]
-            block = RETRIEVAL_METRICS[name].function(cols[keep], rr[keep])
-            target = values[name][start:stop]
-            target[keep.cpu().numpy()] = block.cpu().numpy()
+            values[name][start:stop][rows] = RETRIEVAL_METRICS[name].function(ranked).cpu().numpy()
     return values
