@@ -6,12 +6,13 @@ import warnings
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 
 from ..errors import InputError
 from ._base import check_pair_labels, check_supervised
 from .constraints import Constraints, wrap_pairs
 
-__all__ = ["check_pair_fit", "pairs_from_labels", "default_n_constraints", "pair_differences"]
+__all__ = ["check_pair_fit", "pairs_from_labels", "default_n_constraints", "pair_differences", "signed_scatter"]
 
 
 def check_pair_fit(estimator: Any, pairs: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -47,13 +48,43 @@ def pairs_from_labels(estimator: Any, X: Any, y: Any, n_constraints: Any, random
     return X, abcd
 
 
-def pair_differences(X: np.ndarray, abcd: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def pair_differences(X: np.ndarray, abcd: tuple[np.ndarray, ...], *, with_points: bool = True
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Differences ``x_a - x_b`` of the similar then dissimilar pairs (n, d), labels +/-1 (n,),
-    and the distinct points the pairs use (m, d), without building the (n, 2, d) pair array."""
+    and the distinct points the pairs use (m, d), without building the (n, 2, d) pair array.
+
+    ``with_points=False`` returns X itself in place of the distinct points (for callers
+    that only need the width, e.g. a prior that does not look at the data)."""
     a, b, c, d = abcd
-    diff = np.concatenate([X[a] - X[b], X[c] - X[d]])
+    diff = np.empty((len(a) + len(c), X.shape[1]))
+    np.subtract(X[a], X[b], out=diff[:len(a)])
+    np.subtract(X[c], X[d], out=diff[len(a):])
     y = np.concatenate([np.ones(len(a), dtype=np.int64), -np.ones(len(c), dtype=np.int64)])
-    return diff, y, X[np.unique(np.concatenate(abcd))]
+    return diff, y, (X[np.unique(np.concatenate(abcd))] if with_points else X)
+
+
+def signed_scatter(X: np.ndarray, abcd: tuple[np.ndarray, ...]) -> np.ndarray:
+    """``sum (x_a - x_b)(x_a - x_b)^T - sum (x_c - x_d)(x_c - x_d)^T``, shape (d, d).
+
+    With more pairs than distinct points it is ``X_u^T G X_u`` for the signed graph
+    Laplacian G of the pairs on the m distinct points X_u: an (m, d, d) GEMM instead
+    of an (n_pairs, d, d) one, and no difference array.
+    """
+    a, b, c, d = abcd
+    n_pairs = len(a) + len(c)
+    used, inverse = np.unique(np.concatenate(abcd), return_inverse=True)
+    if len(used) >= n_pairs:
+        diff = pair_differences(X, abcd, with_points=False)[0]
+        return diff[:len(a)].T @ diff[:len(a)] - diff[len(a):].T @ diff[len(a):]
+    m = len(used)
+    ia, ib, ic, id_ = np.split(inverse, np.cumsum([len(a), len(b), len(c)]))
+    i, j = np.concatenate([ia, ic]), np.concatenate([ib, id_])  # rows of X_u: both ends of each pair
+    w = np.concatenate([np.ones(len(a)), -np.ones(len(c))])
+    adjacency = sparse.coo_matrix((w, (i, j)), shape=(m, m)).tocsr()
+    degree = np.bincount(i, w, minlength=m) + np.bincount(j, w, minlength=m)
+    Xu = X[used]
+    GX = degree[:, None] * Xu - adjacency @ Xu - adjacency.T @ Xu
+    return Xu.T @ GX
 
 
 def wrap(X: np.ndarray, abcd: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:

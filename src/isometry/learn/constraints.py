@@ -107,8 +107,7 @@ class Constraints:
                 partner = order[np.minimum(pick, n - 1)]
             keys = anchor[ok] * n + partner[ok]
             merged = np.concatenate([found, keys])
-            _, first = np.unique(merged, return_index=True)
-            found = merged[np.sort(first)]
+            found = merged[_first_occurrences(merged)]
         if len(found) < n_constraints:
             warnings.warn(f"Only generated {len(found)} {'positive' if same_label else 'negative'} constraints "
                           f"(requested {n_constraints}).", UserWarning, stacklevel=3)
@@ -189,6 +188,22 @@ class Constraints:
             out.append(np.stack([a, b, c], axis=1))
         trip = np.concatenate(out) if out else np.empty((0, 3), dtype=np.int64)
         return self._known[trip]
+
+
+def _first_occurrences(keys: np.ndarray) -> np.ndarray:
+    """Sorted positions of the first occurrence of each distinct value of ``keys`` (int64, >= 0).
+
+    Same as ``np.sort(np.unique(keys, return_index=True)[1])``, but one unstable sort of
+    ``key * len + position`` (distinct values) instead of a stable argsort, when that fits in int64.
+    """
+    size = len(keys)
+    if size == 0 or keys.max() >= np.iinfo(np.int64).max // size - 1:
+        return np.sort(np.unique(keys, return_index=True)[1])
+    composite = np.sort(keys * size + np.arange(size))
+    value = composite // size
+    first = np.ones(size, dtype=bool)
+    first[1:] = value[1:] != value[:-1]
+    return np.sort(composite[first] % size)
 
 
 def wrap_pairs(X: Any, constraints: tuple) -> tuple[np.ndarray, np.ndarray]:

@@ -7,10 +7,18 @@ As in metric-learn 0.7: ``S = M0^-1 + balance_param * sum_i y_i v_i v_i^T`` (pai
 ``v_i = a_i - b_i``, ``y_i = +1`` similar, -1 dissimilar), its eigenvalues shifted to be
 positive when it is indefinite (with a warning), then M is the graphical-lasso
 precision ``argmin_M tr(S M) - logdet M + sparsity_param * sum_{i != j} |M_ij|``.
-The graphical lasso is solved by ADMM (Boyd et al., "Distributed Optimization and
-Statistical Learning via the Alternating Direction Method of Multipliers", 2011):
-one d x d eigendecomposition per iteration, no per-column coordinate descent, with
-residual balancing of the penalty. isometry's default ``balance_param="auto"`` keeps S
+The graphical lasso is solved by proximal gradient with Barzilai-Borwein steps and
+backtracking (Wright, Nowak, Figueiredo, "Sparse Reconstruction by Separable
+Approximation", 2009): one Cholesky factorization per step gives the positive
+definiteness check, ``logdet`` and the gradient ``S - P^-1``; S's inverse, the start,
+comes from the same (generalized) eigendecomposition that picks ``balance_param``.
+With ``"auto"`` S's eigenvalues relative to the prior lie in [0.5, 1 + ...], the
+problem is well conditioned and 10-15 steps reach a relative step of 1e-6 (scikit-learn's
+coordinate descent, metric-learn's solver, stops at a duality gap of 1e-4). An
+ill-conditioned S (a user's large ``balance_param``, shifted eigenvalues) falls back to
+ADMM (Boyd et al., "Distributed Optimization and Statistical Learning via the
+Alternating Direction Method of Multipliers", 2011), one eigendecomposition per
+iteration, which does not slow down with the condition number. isometry's default ``balance_param="auto"`` keeps S
 positive definite (see :class:`SDML`), where metric-learn's default 0.5 does not.
 """
 
@@ -22,15 +30,82 @@ from typing import Any
 
 import numpy as np
 from scipy.linalg import eigh
+from scipy.linalg.lapack import dpotrf, dpotri
 from sklearn.base import BaseEstimator
 
 from .._validate import Interval, Options, check_params
 from ..errors import ConvergenceWarning, InputError
 from ._base import MahalanobisMixin, PairsClassifierMixin, components_from_metric
 from ._init import prior_metric
-from ._weak import check_pair_fit, pair_differences, pairs_from_labels
+from ._weak import check_pair_fit, pair_differences, pairs_from_labels, signed_scatter
 
-__all__ = ["SDML", "SDML_Supervised", "auto_balance", "graphical_lasso_admm"]
+__all__ = ["SDML", "SDML_Supervised", "auto_balance", "graphical_lasso", "graphical_lasso_admm"]
+
+
+def graphical_lasso(S: np.ndarray, alpha: float, *, S_inv: np.ndarray | None = None, max_iter: int = 500,
+                    tol: float = 1e-6) -> tuple[np.ndarray | None, int]:
+    """Precision ``argmin_P tr(S P) - logdet P + alpha * sum_{i != j} |P_ij|`` by proximal gradient.
+
+    Parameters
+    ----------
+    S : ndarray, shape (d, d)
+        Symmetric positive definite "covariance".
+    alpha : float
+        l1 weight on the off-diagonal entries.
+    S_inv : ndarray (d, d), optional
+        ``S^-1``, the starting point (computed by Cholesky when not given).
+    max_iter : int, default=500
+    tol : float, default=1e-6
+        Stop when the largest entry of a step is below ``tol`` times the largest of P
+        (on wine, digits and the 5,000 x 50 set this leaves a duality gap of 1e-7 to
+        3e-6, where scikit-learn's solver stops at 1e-4).
+
+    Returns
+    -------
+    precision : ndarray (d, d), or None when S is not positive definite or the
+        method did not converge in ``max_iter`` steps (use :func:`graphical_lasso_admm`)
+    n_iter : int
+    """
+    start = _logdet_inverse(S)
+    if start is None:
+        return None, 0
+    P = start[1] if S_inv is None else S_inv
+    G = np.zeros_like(S)  # S - P^-1 vanishes at P = S^-1
+    value, step = float(np.sum(S * P) + start[0]), 1.0
+    for it in range(1, max_iter + 1):
+        while True:  # backtracking on the smooth part tr(S P) - logdet P
+            new = P - step * G
+            diagonal = new.diagonal().copy()
+            new = np.sign(new) * np.maximum(np.abs(new) - step * alpha, 0.0)
+            np.fill_diagonal(new, diagonal)  # the diagonal is not penalized
+            D = new - P
+            factor = _logdet_inverse(new)
+            if factor is not None:
+                new_value = float(np.sum(S * new) - factor[0])
+                if new_value <= value + np.sum(G * D) + np.sum(D * D) / (2.0 * step) + 1e-12 * abs(value):
+                    break
+            step *= 0.5
+            if step < 1e-12:
+                return None, it
+        new_G = S - factor[1]
+        curvature = float(np.sum(D * (new_G - G)))
+        step = float(np.sum(D * D)) / curvature if curvature > 0 else 2.0 * step  # Barzilai-Borwein
+        P, G, value = new, new_G, new_value
+        if np.abs(D).max() <= tol * np.abs(P).max():
+            return (P + P.T) / 2.0, it
+    return None, max_iter
+
+
+def _logdet_inverse(P: np.ndarray) -> tuple[float, np.ndarray] | None:
+    """(logdet P, P^-1) from one Cholesky factorization, None when P is not positive definite."""
+    chol, info = dpotrf(P, lower=False, clean=False)
+    if info != 0:
+        return None
+    inv, info = dpotri(chol, lower=False)
+    if info != 0:
+        return None
+    inv = np.triu(inv)
+    return 2.0 * float(np.log(np.diag(chol)).sum()), inv + np.triu(inv, 1).T
 
 
 def graphical_lasso_admm(S: np.ndarray, alpha: float, *, rho: float = 1.0, max_iter: int = 2000,
@@ -74,14 +149,16 @@ def graphical_lasso_admm(S: np.ndarray, alpha: float, *, rho: float = 1.0, max_i
     return (Z + Z.T) / 2.0, it
 
 
-def auto_balance(P0: np.ndarray, K: np.ndarray, fraction: float = 0.5) -> float:
+def auto_balance(P0: np.ndarray, K: np.ndarray, fraction: float = 0.5, *,
+                 eigenvalues: np.ndarray | None = None) -> float:
     """``fraction`` of the largest b keeping ``P0 + b K`` positive definite.
 
     ``P0`` (d, d) is the prior's inverse (positive definite), ``K`` (d, d) the signed
     pair scatter; the bound is ``1 / lambda_max`` of the pencil ``(-K, P0)``. When K
     has no negative direction, the scale ``1 / max |lambda(K, P0)|`` is used instead.
+    ``eigenvalues`` of the pencil ``(K, P0)``, when the caller has them, save the solve.
     """
-    lam = eigh(K, P0, eigvals_only=True)
+    lam = eigh(K, P0, eigvals_only=True) if eigenvalues is None else eigenvalues
     top = -lam.min()
     if not top > 0:
         top = max(np.abs(lam).max(), 1e-300)
@@ -94,21 +171,37 @@ class _BaseSDML(MahalanobisMixin):
 
     def _fit_differences(self, diff: np.ndarray, y: np.ndarray, points: np.ndarray) -> None:
         """Fit from pair differences (n, d), labels +/-1 (n,) and the points (or tuples) for the prior."""
+        self._fit_scatter(diff.T @ (diff * y[:, None]), points)
+
+    def _fit_scatter(self, K: np.ndarray, points: np.ndarray) -> None:
+        """Fit from the signed pair scatter K (d, d) and the points (or tuples) for the prior."""
         check_params(type(self).__name__, self.get_params(), _CONSTRAINTS)
-        M0 = prior_metric(points, self.prior, self.random_state, type(self).__name__)
-        if np.linalg.eigvalsh(M0).min() <= 0:
-            raise InputError(f"{type(self).__name__} needs a positive definite prior; use prior='identity'.")
-        P0, K = np.linalg.inv(M0), (diff.T * y) @ diff
-        self.balance_param_ = auto_balance(P0, K) if self.balance_param == "auto" else float(self.balance_param)
-        S = P0 + self.balance_param_ * K
-        vals, vecs = np.linalg.eigh(S)
-        if vals.min() < 0:
-            warnings.warn("The input matrix of the graphical lasso is not positive semi-definite; its "
-                          "eigenvalues are shifted. Decrease balance_param or use prior='identity'.",
-                          ConvergenceWarning, stacklevel=3)
-            vals = vals - vals.min()
-        S = (vecs * (vals + 1e-10)) @ vecs.T
-        M, self.n_iter_ = graphical_lasso_admm(S, float(self.sparsity_param))
+        identity = isinstance(self.prior, str) and self.prior == "identity"
+        if identity:
+            P0 = np.eye(K.shape[0])
+        else:
+            M0 = prior_metric(points, self.prior, self.random_state, type(self).__name__)
+            if np.linalg.eigvalsh(M0).min() <= 0:
+                raise InputError(f"{type(self).__name__} needs a positive definite prior; use prior='identity'.")
+            P0 = np.linalg.inv(M0)
+        if self.balance_param == "auto":
+            # K W = P0 W diag(lam), W^T P0 W = I, so S^-1 = W diag(1 / (1 + b lam)) W^T
+            lam, W = eigh(K) if identity else eigh(K, P0)
+            self.balance_param_ = auto_balance(P0, K, eigenvalues=lam)
+            S = P0 + self.balance_param_ * K
+            S_inv = (W / (1.0 + self.balance_param_ * lam)) @ W.T
+        else:
+            self.balance_param_ = float(self.balance_param)
+            vals, vecs = np.linalg.eigh(P0 + self.balance_param_ * K)
+            if vals.min() < 0:
+                warnings.warn("The input matrix of the graphical lasso is not positive semi-definite; its "
+                              "eigenvalues are shifted. Decrease balance_param or use prior='identity'.",
+                              ConvergenceWarning, stacklevel=3)
+                vals = vals - vals.min()
+            S, S_inv = (vecs * (vals + 1e-10)) @ vecs.T, (vecs / (vals + 1e-10)) @ vecs.T
+        M, self.n_iter_ = graphical_lasso(S, float(self.sparsity_param), S_inv=(S_inv + S_inv.T) / 2.0)
+        if M is None:  # ill-conditioned S
+            M, self.n_iter_ = graphical_lasso_admm(S, float(self.sparsity_param))
         self.components_ = components_from_metric(M)
 
 
@@ -195,5 +288,7 @@ class SDML_Supervised(_BaseSDML, BaseEstimator):
     def fit(self, X: Any, y: Any) -> "SDML_Supervised":
         """Learn from points X (n_samples, n_features) and class labels y (n_samples,)."""
         X, abcd = pairs_from_labels(self, X, y, self.n_constraints, self.random_state)
-        self._fit_differences(*pair_differences(X, abcd))
+        data_prior = isinstance(self.prior, str) and self.prior == "covariance"
+        points = pair_differences(X, abcd)[2] if data_prior else X
+        self._fit_scatter(signed_scatter(X, abcd), points)
         return self
