@@ -7,6 +7,7 @@ loops over pairs or triplets.
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any, NamedTuple
 
@@ -143,7 +144,7 @@ def check_tensor(x: Any, owner: str, name: str) -> torch.Tensor:
     if x.ndim != 2 or x.shape[0] == 0 or not x.is_floating_point():
         check_embeddings(x, name=name)
         raise InputError(f"{name} must be a floating-point tensor; got dtype {x.dtype}.")
-    if not bool(torch.isfinite(x.sum())):  # a finite sum means finite entries (one reduction)
+    if not math.isfinite(x.detach().sum()):  # a finite sum means finite entries (one reduction)
         check_embeddings(x, name=name)
     return x
 

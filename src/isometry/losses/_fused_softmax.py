@@ -40,6 +40,21 @@ class Logits(NamedTuple):
     reduction: str = "mean"
 
 
+_EXP_SAFE = {torch.float16: 10.0, torch.bfloat16: 80.0, torch.float32: 80.0, torch.float64: 700.0}
+
+
+def _center_major(rows: torch.Tensor, centers: int, back: bool = False) -> torch.Tensor:
+    """Reorder class-major rows (class c owns rows c*K .. c*K+K-1) to centre-major (k*C + c), or back.
+
+    Centre-major cosines view as (n, K, C): the per-class reductions over K then run over a
+    middle axis with contiguous classes, which CPU kernels vectorize (a last axis of K=3..10 is slow).
+    """
+    if centers == 1:
+        return rows
+    shape = (centers, -1, rows.shape[1]) if back else (-1, centers, rows.shape[1])
+    return rows.view(shape).transpose(0, 1).reshape(-1, rows.shape[1])
+
+
 def _arcface_target(target: torch.Tensor, margin: float) -> tuple[torch.Tensor, torch.Tensor]:
     """``cos(theta + m)`` of the target cosines (fallback past ``pi - m``) and its slope."""
     inside = (target >= -1.0) & (target <= 1.0)
@@ -59,16 +74,20 @@ def _class_cosines(cos: torch.Tensor, spec: Logits, labels: torch.Tensor) -> tup
     n, y = cos.shape[0], labels.unsqueeze(1)
     saved: dict = {}
     if spec.kind == "softtriple":
-        sim = cos.view(n, -1, spec.centers)
-        prob = torch.softmax(sim * spec.gamma, dim=2)
-        per_class = (prob * sim).sum(dim=2)
+        sim = cos.view(n, spec.centers, -1)
+        scaled = sim * spec.gamma
+        if spec.gamma >= _EXP_SAFE[cos.dtype]:  # cosines are <= 1: exp(gamma * cos) cannot overflow below it
+            scaled -= scaled.amax(dim=1, keepdim=True)
+        prob = scaled.exp_()
+        prob /= prob.sum(dim=1, keepdim=True)
+        per_class = (prob * sim).sum(dim=1)
         saved.update(sim=sim, prob=prob, per_class=per_class)
         return spec.scale * per_class.scatter_add(1, y, per_class.new_full((n, 1), -spec.margin)), saved
     if spec.kind == "proxynca":
         return -spec.scale * cos, saved
     if spec.centers > 1:
-        cos, best = cos.view(n, -1, spec.centers).max(dim=2)
-        saved["columns"] = best + torch.arange(0, best.shape[1] * spec.centers, spec.centers, device=best.device)
+        cos, best = cos.view(n, spec.centers, -1).max(dim=1)
+        saved["columns"] = best * best.shape[1] + torch.arange(best.shape[1], device=best.device)
     if spec.kind == "arcface":
         value, slope = _arcface_target(cos.gather(1, y), spec.margin)
         saved["slope"] = slope
@@ -80,9 +99,9 @@ def _cosine_grad(g_logits: torch.Tensor, spec: Logits, labels: torch.Tensor, sav
     """Gradient of the logits pushed back to the (n, C * centers) cosines (or squared distances)."""
     y = labels.unsqueeze(1)
     if spec.kind == "softtriple":
-        g_class = (g_logits * spec.scale).unsqueeze(2)
+        g_class = (g_logits * spec.scale).unsqueeze(1)
         sim, prob, per_class = saved["sim"], saved["prob"], saved["per_class"]
-        slope = (sim - per_class.unsqueeze(2)).mul_(spec.gamma).add_(1.0).mul_(prob)
+        slope = (sim - per_class.unsqueeze(1)).mul_(spec.gamma).add_(1.0).mul_(prob)
         return (slope * g_class).view(g_logits.shape[0], width)
     g_cos = g_logits * (-spec.scale if spec.kind == "proxynca" else spec.scale)
     if spec.kind == "arcface":
@@ -96,7 +115,8 @@ class _ClassSoftmax(torch.autograd.Function):
     @staticmethod
     def forward(ctx, embeddings, weights, labels, row_weights, spec: Logits):
         x, x_norm = normalize_rows(embeddings)
-        w, w_norm = normalize_rows(weights)
+        w_class, w_norm = normalize_rows(weights)
+        w = _center_major(w_class, spec.centers)
         cos = x @ w.T
         sq = None
         if spec.kind == "proxynca":
@@ -124,13 +144,13 @@ class _ClassSoftmax(torch.autograd.Function):
         if row_weights is not None:
             coef = coef * row_weights
         ctx.spec, ctx.saved = spec, saved
-        ctx.save_for_backward(x, x_norm, w, w_norm, labels, prob, coef, sq)
+        ctx.save_for_backward(x, x_norm, w, w_class, w_norm, labels, prob, coef, sq)
         return value
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        x, x_norm, w, w_norm, labels, prob, coef, sq = ctx.saved_tensors
+        x, x_norm, w, w_class, w_norm, labels, prob, coef, sq = ctx.saved_tensors
         spec = ctx.spec
         c = (coef * grad).unsqueeze(1)
         g_logits = (prob * c).scatter_add_(1, labels.unsqueeze(1), -c)
@@ -142,7 +162,8 @@ class _ClassSoftmax(torch.autograd.Function):
         else:
             g_x, g_w = g_cos @ w, g_cos.T @ x
         g_emb = normalize_backward(g_x, x, x_norm) if ctx.needs_input_grad[0] else None
-        g_weights = normalize_backward(g_w, w, w_norm) if ctx.needs_input_grad[1] else None
+        g_w = _center_major(g_w, spec.centers, back=True)
+        g_weights = normalize_backward(g_w, w_class, w_norm) if ctx.needs_input_grad[1] else None
         return g_emb, g_weights, None, None, None
 
 
