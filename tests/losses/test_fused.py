@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from isometry.losses._fused import hinge_pairs, normalized_pairwise
+from isometry.losses._fused import hinge_pairs, nca_fused, normalized_pairwise
 from isometry.losses._fused_softmax import Logits, class_softmax_loss
 
 KINDS = ["euclidean", "sqeuclidean", "cosine_similarity"]
@@ -96,3 +96,18 @@ def test_arcface_target_past_pi_minus_margin_uses_the_linear_fallback():
     w = torch.tensor([[-1.0, 0.05], [0.0, 1.0]], dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda a, b: class_softmax_loss(a, b, torch.tensor([0]), None,
                                                                   SPECS["arcface"]), (x, w))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("with_ref", [False, True])
+def test_nca_fused_gradcheck(kind, with_ref):
+    x = _rows(6, seed=7).requires_grad_(True)
+    y = torch.tensor([0, 0, 1, 1, 2, 3])  # class 3 has no neighbour in the batch: left out of the mean
+    row_w = torch.tensor([1.0, 0.5, 1.0, 0.25, 1.0, 1.0], dtype=torch.float64)
+    if with_ref:
+        r = _rows(5, seed=8).requires_grad_(True)
+        ry = torch.tensor([0, 1, 1, 2, 2])
+        fn = lambda a, b: nca_fused(a, b, y, ry, row_w, kind, 1e-300, 2.0)  # noqa: E731
+        assert torch.autograd.gradcheck(fn, (x, r))
+    else:
+        assert torch.autograd.gradcheck(lambda a: nca_fused(a, None, y, y, row_w, kind, 1e-300, 2.0), (x,))

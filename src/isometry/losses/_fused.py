@@ -9,6 +9,8 @@ order); gradients are the exact derivatives, checked by ``gradcheck`` in float64
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch.autograd.function import once_differentiable
 
@@ -32,43 +34,74 @@ def normalize_backward(grad: torch.Tensor, unit: torch.Tensor, norm: torch.Tenso
     return torch.addcmul(grad, unit, radial, value=-1.0).div_(norm)
 
 
+class PairwiseSaved(NamedTuple):
+    """What the backward of a normalized distance matrix needs."""
+
+    kind: str
+    floor: float
+    q: torch.Tensor
+    q_norm: torch.Tensor
+    r: torch.Tensor | None  # None: the batch against itself
+    r_norm: torch.Tensor | None
+    mat: torch.Tensor
+    sq: torch.Tensor | None
+
+
+def pairwise_forward(query: torch.Tensor, ref: torch.Tensor | None, kind: str, floor: float):
+    """The (n, m) matrix of :func:`normalized_pairwise` and what its backward needs."""
+    q, q_norm = normalize_rows(query)
+    r, r_norm = (None, None) if ref is None else normalize_rows(ref)
+    other = q if r is None else r
+    if kind == "cosine_similarity":
+        mat, sq = q @ other.T, None
+    else:
+        q_sq = (q * q).sum(1, keepdim=True)
+        r_sq = q_sq.T if r is None else (r * r).sum(1).unsqueeze(0)
+        sq = torch.addmm(q_sq, q, other.T, alpha=-2.0).add_(r_sq).clamp_min_(floor)
+        mat = sq.sqrt() if kind == "euclidean" else sq
+    return mat, PairwiseSaved(kind, floor, q, q_norm, r, r_norm, mat, sq)
+
+
+def pairwise_backward(grad: torch.Tensor, s: PairwiseSaved, need_query: bool = True, need_ref: bool = True):
+    """Gradients (query, ref) of a normalized distance matrix given the gradient of the matrix."""
+    if s.kind == "cosine_similarity":
+        g_dot, g_q_sq, g_r_sq = grad, None, None
+    else:
+        g_sq = grad * 0.5 / s.mat if s.kind == "euclidean" else grad
+        g_sq = torch.where(s.sq > s.floor, g_sq, 0.0)
+        g_dot, g_q_sq, g_r_sq = g_sq * -2.0, g_sq.sum(1, keepdim=True) * 2.0, g_sq.sum(0).unsqueeze(1) * 2.0
+    q = s.q
+    if s.r is None:
+        g_dot = g_dot + g_dot.T
+        g_q = g_dot @ q if g_q_sq is None else torch.addcmul(g_dot @ q, q, g_q_sq + g_r_sq)
+        return normalize_backward(g_q, q, s.q_norm), None
+    g_query = g_ref = None
+    if need_query:
+        g_q = g_dot @ s.r if g_q_sq is None else torch.addcmul(g_dot @ s.r, q, g_q_sq)
+        g_query = normalize_backward(g_q, q, s.q_norm)
+    if need_ref:
+        g_r = g_dot.T @ q if g_r_sq is None else torch.addcmul(g_dot.T @ q, s.r, g_r_sq)
+        g_ref = normalize_backward(g_r, s.r, s.r_norm)
+    return g_query, g_ref
+
+
 class _NormalizedPairwise(torch.autograd.Function):
     """(n, m) ``euclidean`` / ``sqeuclidean`` / ``cosine_similarity`` between normalized rows."""
 
     @staticmethod
     def forward(ctx, query, ref, kind: str, floor: float):
-        q, q_norm = normalize_rows(query)
-        same = ref is None
-        r, r_norm = (q, q_norm) if same else normalize_rows(ref)
-        if kind == "cosine_similarity":
-            mat, sq = q @ r.T, None
-        else:
-            q_sq = (q * q).sum(1, keepdim=True)
-            r_sq = q_sq.T if same else (r * r).sum(1).unsqueeze(0)
-            sq = torch.addmm(q_sq, q, r.T, alpha=-2.0).add_(r_sq).clamp_min_(floor)
-            mat = sq.sqrt() if kind == "euclidean" else sq
-        ctx.kind, ctx.floor, ctx.same = kind, floor, same
-        ctx.save_for_backward(q, q_norm, r, r_norm, mat, sq)
+        mat, saved = pairwise_forward(query, ref, kind, floor)
+        # the output goes through save_for_backward (kept on ctx it would form a reference cycle)
+        ctx.save_for_backward(mat)
+        ctx.pairwise = saved._replace(mat=None, sq=None if saved.sq is mat else saved.sq)
         return mat
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        q, q_norm, r, r_norm, mat, sq = ctx.saved_tensors
-        if ctx.kind == "cosine_similarity":
-            g_dot, g_q_sq, g_r_sq = grad, None, None
-        else:
-            g_sq = grad * 0.5 / mat if ctx.kind == "euclidean" else grad
-            g_sq = torch.where(sq > ctx.floor, g_sq, 0.0)
-            g_dot, g_q_sq, g_r_sq = g_sq * -2.0, g_sq.sum(1, keepdim=True) * 2.0, g_sq.sum(0).unsqueeze(1) * 2.0
-        if ctx.same:
-            g_dot = g_dot + g_dot.T
-            g_q = g_dot @ q if g_q_sq is None else torch.addcmul(g_dot @ q, q, g_q_sq + g_r_sq)
-            return normalize_backward(g_q, q, q_norm), None, None, None
-        g_q = g_dot @ r if g_q_sq is None else torch.addcmul(g_dot @ r, q, g_q_sq)
-        g_r = g_dot.T @ q if g_r_sq is None else torch.addcmul(g_dot.T @ q, r, g_r_sq)
-        g_query = normalize_backward(g_q, q, q_norm) if ctx.needs_input_grad[0] else None
-        g_ref = normalize_backward(g_r, r, r_norm) if ctx.needs_input_grad[1] else None
+        (mat,) = ctx.saved_tensors
+        saved = ctx.pairwise._replace(mat=mat, sq=mat if ctx.pairwise.kind == "sqeuclidean" else ctx.pairwise.sq)
+        g_query, g_ref = pairwise_backward(grad, saved, *ctx.needs_input_grad[:2])
         return g_query, g_ref, None, None
 
 
@@ -116,3 +149,49 @@ def hinge_pairs(mat: torch.Tensor, pos_w: torch.Tensor, neg_w: torch.Tensor, pos
     pairs weighted by ``pos_w`` / ``neg_w`` (boolean masks or duplicate counts); an empty side is 0.
     """
     return _HingePairs.apply(mat, pos_w, neg_w, float(pos_margin), float(neg_margin), bool(inverted))
+
+
+class _NCA(torch.autograd.Function):
+    """NCA loss over a normalized distance matrix (see :func:`nca_fused`)."""
+
+    @staticmethod
+    def forward(ctx, query, ref, q_labels, r_labels, row_weights, kind: str, floor: float, scale: float):
+        mat, ctx.pairwise = pairwise_forward(query, ref, kind, floor)
+        factor = scale if kind == "cosine_similarity" else -scale
+        logits = mat * factor
+        if ref is None:
+            logits.fill_diagonal_(torch.finfo(logits.dtype).min)  # a point never draws itself
+        prob = torch.softmax(logits, dim=1)
+        same = q_labels.unsqueeze(1) == r_labels.unsqueeze(0)
+        p_same = torch.where(same, prob, 0.0).sum(dim=1)
+        kept = p_same != 0
+        p_safe = torch.where(kept, p_same, 1.0)
+        losses = -torch.log(p_safe)
+        count = kept.sum().clamp_min(1)
+        coef = kept.to(prob.dtype) / count
+        if row_weights is not None:
+            losses, coef = losses * row_weights, coef * row_weights
+        ctx.factor = factor
+        ctx.save_for_backward(prob, same, p_safe, coef)
+        return torch.where(kept, losses, 0.0).sum() / count
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        prob, same, p_safe, coef = ctx.saved_tensors
+        # d(-log p_same_i) / d logit_ij = prob_ij - prob_ij [same_ij] / p_same_i
+        own = (coef * (grad * ctx.factor)).unsqueeze(1)
+        g_mat = prob * torch.where(same, own - own / p_safe.unsqueeze(1), own)
+        g_query, g_ref = pairwise_backward(g_mat, ctx.pairwise, *ctx.needs_input_grad[:2])
+        return g_query, g_ref, None, None, None, None, None, None
+
+
+def nca_fused(query: torch.Tensor, ref: torch.Tensor | None, q_labels: torch.Tensor, r_labels: torch.Tensor,
+              row_weights: torch.Tensor | None, kind: str, floor: float, scale: float) -> torch.Tensor:
+    """NCA loss ("Neighbourhood Components Analysis", Goldberger et al., 2004) as one autograd node.
+
+    Neighbours are drawn with ``softmax(-scale * d)`` (``+scale * s`` for the cosine similarity)
+    over a normalized distance matrix (``ref=None``: the batch itself, never oneself); rows
+    whose same-label probability is 0 are left out of the (``row_weights``-weighted) mean.
+    """
+    return _NCA.apply(query, ref, q_labels, r_labels, row_weights, kind, floor, scale)

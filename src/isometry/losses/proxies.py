@@ -13,9 +13,10 @@ from typing import Any, Callable
 
 import torch
 
+from ._fused import nca_fused
 from ._fused_softmax import Logits, class_softmax_loss
 from .._validate import check_params
-from ._base import (_FLOOR, POS_INT, POSITIVE, REAL, Batch, Distance, batch_and_indices, cosine_bound, class_indices, fusable,
+from ._base import (_FLOOR, _FUSED, POS_INT, POSITIVE, REAL, Batch, Distance, batch_and_indices, cosine_bound, class_indices, fusable,
                     masked_logsumexp,
                     miner_weights, require_distance, resolve_distance, zero_loss)
 
@@ -150,6 +151,11 @@ def _nca_batch(batch: Batch, idx, distance, scale) -> torch.Tensor:
     emb = batch.embeddings
     if emb.shape[0] <= 1:
         return zero_loss(emb)
+    if fusable(distance, tuple(_FUSED)):
+        weights = None if idx is None else miner_weights(idx, emb.shape[0], emb.dtype, emb.device,
+                                                         using_ref=not batch.self_ref)
+        return nca_fused(emb, None if batch.self_ref else batch.ref_emb, batch.labels, batch.ref_labels, weights,
+                         _FUSED[distance.name], _FLOOR[emb.dtype], scale)
     weights = miner_weights(idx, emb.shape[0], emb.dtype, emb.device, using_ref=not batch.self_ref)
     return _nca(emb, batch.ref_emb, batch.labels, batch.ref_labels, weights, distance, scale, batch.self_ref)
 
