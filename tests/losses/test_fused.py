@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from isometry.losses._fused import hinge_pairs, nca_fused, normalized_pairwise
+from isometry.losses._fused import hinge_pair_list, hinge_pairs, nca_fused, normalized_pairwise, triplet_hinge_list
 from isometry.losses._fused_softmax import Logits, class_softmax_loss
 
 KINDS = ["euclidean", "sqeuclidean", "cosine_similarity"]
@@ -111,3 +111,24 @@ def test_nca_fused_gradcheck(kind, with_ref):
         assert torch.autograd.gradcheck(fn, (x, r))
     else:
         assert torch.autograd.gradcheck(lambda a: nca_fused(a, None, y, y, row_w, kind, 1e-300, 2.0), (x,))
+
+
+@pytest.mark.parametrize("inverted", [False, True])
+def test_listed_pair_and_triplet_hinges_gradcheck(inverted):
+    g = torch.Generator().manual_seed(9)
+    mat = torch.rand(5, 6, generator=g, dtype=torch.float64).requires_grad_(True)
+    a1, p = torch.tensor([0, 0, 1, 3, 3]), torch.tensor([1, 1, 2, 4, 5])  # (0, 1) listed twice
+    a2, n = torch.tensor([0, 2, 4, 4]), torch.tensor([3, 5, 0, 1])
+    assert torch.autograd.gradcheck(lambda m: hinge_pair_list(m, (a1, p, a2, n), 0.3, 0.6, inverted), (mat,))
+    a, tp, tn = torch.tensor([0, 0, 2, 4]), torch.tensor([1, 1, 3, 0]), torch.tensor([2, 2, 5, 3])
+    assert torch.autograd.gradcheck(lambda m: triplet_hinge_list(m, (a, tp, tn), 0.2, inverted), (mat,))
+
+
+def test_listed_hinges_equal_dense_hinges_with_counts():
+    g = torch.Generator().manual_seed(10)
+    mat = torch.rand(4, 4, generator=g, dtype=torch.float64)
+    a1, p, a2, n = torch.tensor([0, 0, 1]), torch.tensor([1, 1, 0]), torch.tensor([2, 3]), torch.tensor([0, 1])
+    pos = torch.zeros(4, 4, dtype=torch.float64).index_put_((a1, p), torch.ones(3, dtype=torch.float64), True)
+    neg = torch.zeros(4, 4, dtype=torch.float64).index_put_((a2, n), torch.ones(2, dtype=torch.float64), True)
+    dense = hinge_pairs(mat, pos, neg, 0.1, 0.9, False)
+    torch.testing.assert_close(hinge_pair_list(mat, (a1, p, a2, n), 0.1, 0.9, False), dense)

@@ -28,7 +28,7 @@ def normalize_backward(grad: torch.Tensor, unit: torch.Tensor, norm: torch.Tenso
 
     Rows at the clamp (``|x| < eps``) get ``g / eps`` (the norm's slope is cut by the clamp).
     """
-    radial = (unit * grad).sum(dim=1, keepdim=True)
+    radial = torch.linalg.vecdot(unit, grad, dim=1).unsqueeze(1)
     if bool((norm <= _EPS).any()):
         radial = radial * (norm > _EPS)
     return torch.addcmul(grad, unit, radial, value=-1.0).div_(norm)
@@ -195,3 +195,63 @@ def nca_fused(query: torch.Tensor, ref: torch.Tensor | None, q_labels: torch.Ten
     whose same-label probability is 0 are left out of the (``row_weights``-weighted) mean.
     """
     return _NCA.apply(query, ref, q_labels, r_labels, row_weights, kind, floor, scale)
+
+
+def _scatter_flat(shape, dtype, device, parts) -> torch.Tensor:
+    """(n, m) matrix summing ``values`` at flat indices, for each (flat, values) in ``parts``."""
+    out = torch.zeros(shape[0] * shape[1], dtype=dtype, device=device)
+    for flat, values in parts:
+        out.index_add_(0, flat, values)
+    return out.view(shape)
+
+
+class _HingeTuples(torch.autograd.Function):
+    """Contrastive hinges over listed pairs (duplicates count), or a triplet hinge over listed triplets."""
+
+    @staticmethod
+    def forward(ctx, mat, first, second, margins: tuple, inverted: bool):
+        flat_mat = mat.reshape(-1)
+        sign = -1.0 if inverted else 1.0
+        if margins[1] is None:  # triplets: relu(d_ap - d_an + margin), first = (a, p), second = (a, n)
+            arg = (flat_mat.take(first) - flat_mat.take(second)).mul_(sign).add_(margins[0])
+            on = arg > 0
+            count = on.sum().clamp_min(1)
+            ctx.save_for_backward(first, second, on, count)
+            value = arg.relu_().sum() / count
+        else:  # pairs: relu(d_pos - pos_margin) and relu(neg_margin - d_neg), each averaged
+            pos_arg = (flat_mat.take(first) - margins[0]).mul_(sign)
+            neg_arg = (flat_mat.take(second) - margins[1]).mul_(-sign)
+            pos_on, neg_on = pos_arg > 0, neg_arg > 0
+            pos_count, neg_count = pos_on.sum().clamp_min(1), neg_on.sum().clamp_min(1)
+            ctx.save_for_backward(first, second, pos_on, neg_on, pos_count, neg_count)
+            value = pos_arg.relu_().sum() / pos_count + neg_arg.relu_().sum() / neg_count
+        ctx.sign, ctx.shape, ctx.triplets = sign, mat.shape, margins[1] is None
+        return value
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        g = grad * ctx.sign
+        if ctx.triplets:
+            first, second, on, count = ctx.saved_tensors
+            coef = on * (g / count)
+            parts = ((first, coef), (second, -coef))
+        else:
+            first, second, pos_on, neg_on, pos_count, neg_count = ctx.saved_tensors
+            parts = ((first, pos_on * (g / pos_count)), (second, neg_on * (-g / neg_count)))
+        return _scatter_flat(ctx.shape, grad.dtype, grad.device, parts), None, None, None, None
+
+
+def hinge_pair_list(mat: torch.Tensor, pairs: tuple, pos_margin: float, neg_margin: float,
+                    inverted: bool) -> torch.Tensor:
+    """:func:`hinge_pairs` over listed pairs ``(a1, p, a2, n)`` of ``mat`` (duplicates count)."""
+    a1, p, a2, n = pairs
+    m = mat.shape[1]
+    return _HingeTuples.apply(mat, a1 * m + p, a2 * m + n, (float(pos_margin), float(neg_margin)), bool(inverted))
+
+
+def triplet_hinge_list(mat: torch.Tensor, triplets: tuple, margin: float, inverted: bool) -> torch.Tensor:
+    """Mean of the positive ``relu(d_ap - d_an + margin)`` over listed triplets ``(a, p, n)`` (0 if none)."""
+    a, p, n = triplets
+    m = mat.shape[1]
+    return _HingeTuples.apply(mat, a * m + p, a * m + n, (float(margin), None), bool(inverted))

@@ -14,6 +14,7 @@ import math
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 from ._fused import normalize_backward, normalize_rows
@@ -92,6 +93,8 @@ def _class_cosines(cos: torch.Tensor, spec: Logits, labels: torch.Tensor) -> tup
         value, slope = _arcface_target(cos.gather(1, y), spec.margin)
         saved["slope"] = slope
         return spec.scale * cos.scatter(1, y, value), saved
+    if spec.margin == 0:
+        return cos * spec.scale, saved
     return spec.scale * cos.scatter_add(1, y, cos.new_full((n, 1), -spec.margin)), saved
 
 
@@ -99,11 +102,11 @@ def _cosine_grad(g_logits: torch.Tensor, spec: Logits, labels: torch.Tensor, sav
     """Gradient of the logits pushed back to the (n, C * centers) cosines (or squared distances)."""
     y = labels.unsqueeze(1)
     if spec.kind == "softtriple":
-        g_class = (g_logits * spec.scale).unsqueeze(1)
+        g_class = g_logits.unsqueeze(1)
         sim, prob, per_class = saved["sim"], saved["prob"], saved["per_class"]
         slope = (sim - per_class.unsqueeze(1)).mul_(spec.gamma).add_(1.0).mul_(prob)
         return (slope * g_class).view(g_logits.shape[0], width)
-    g_cos = g_logits * (-spec.scale if spec.kind == "proxynca" else spec.scale)
+    g_cos = g_logits
     if spec.kind == "arcface":
         g_cos.scatter_(1, y, g_cos.gather(1, y) * saved["slope"])
     if spec.centers > 1:
@@ -117,17 +120,17 @@ class _ClassSoftmax(torch.autograd.Function):
         x, x_norm = normalize_rows(embeddings)
         w_class, w_norm = normalize_rows(weights)
         w = _center_major(w_class, spec.centers)
-        cos = x @ w.T
         sq = None
         if spec.kind == "proxynca":
             x_sq, w_sq = (x * x).sum(1, keepdim=True), (w * w).sum(1).unsqueeze(0)
-            sq = torch.addmm(x_sq, x, w.T, alpha=-2.0).add_(w_sq).clamp_min_(spec.floor)
-            cos = sq
+            cos = sq = torch.addmm(x_sq, x, w.T, alpha=-2.0).add_(w_sq).clamp_min_(spec.floor)
+        else:
+            cos = x @ w.T
         logits, saved = _class_cosines(cos, spec, labels)
-        n, y = logits.shape[0], labels.unsqueeze(1)
+        coef = prob = None
         if spec.reduction == "nca":
             prob = torch.softmax(logits, dim=1)
-            p_target = prob.gather(1, y).squeeze(1)
+            p_target = prob.gather(1, labels.unsqueeze(1)).squeeze(1)
             kept = p_target != 0
             losses = -torch.log(torch.where(kept, p_target, 1.0))
             if row_weights is not None:
@@ -135,25 +138,31 @@ class _ClassSoftmax(torch.autograd.Function):
             count = kept.sum().clamp_min(1)
             value = torch.where(kept, losses, 0.0).sum() / count
             coef = kept.to(logits.dtype) / count
+            if row_weights is not None:
+                coef = coef * row_weights
+        elif row_weights is None:
+            value = F.cross_entropy(logits, labels)
         else:
-            log_prob = torch.log_softmax(logits, dim=1)
-            prob = log_prob.exp()
-            losses = -log_prob.gather(1, y).squeeze(1)
-            value = (losses if row_weights is None else losses * row_weights).mean()
-            coef = torch.full((n,), 1.0 / n, dtype=logits.dtype, device=logits.device)
-        if row_weights is not None:
-            coef = coef * row_weights
+            value = (F.cross_entropy(logits, labels, reduction="none") * row_weights).mean()
+            coef = row_weights / logits.shape[0]
         ctx.spec, ctx.saved = spec, saved
-        ctx.save_for_backward(x, x_norm, w, w_class, w_norm, labels, prob, coef, sq)
+        ctx.save_for_backward(x, x_norm, w, w_class, w_norm, labels, logits if prob is None else prob, coef, sq)
         return value
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        x, x_norm, w, w_class, w_norm, labels, prob, coef, sq = ctx.saved_tensors
+        x, x_norm, w, w_class, w_norm, labels, logits_or_prob, coef, sq = ctx.saved_tensors
         spec = ctx.spec
-        c = (coef * grad).unsqueeze(1)
-        g_logits = (prob * c).scatter_add_(1, labels.unsqueeze(1), -c)
+        n = x.shape[0]
+        # the logit map's scale, folded into the per-row coefficient of (softmax - onehot)
+        c = grad * (-spec.scale if spec.kind == "proxynca" else spec.scale)
+        if spec.reduction == "nca":
+            prob = logits_or_prob.clone()
+        else:
+            prob = torch.softmax(logits_or_prob, dim=1)
+        c = (c / n).expand(n, 1) if coef is None else (coef * c).unsqueeze(1)
+        g_logits = prob.mul_(c).scatter_add_(1, labels.unsqueeze(1), -c)
         g_cos = _cosine_grad(g_logits, spec, labels, ctx.saved, w.shape[0])
         if spec.kind == "proxynca":  # g_cos is the gradient of the clamped squared distances
             g_sq = torch.where(sq > spec.floor, g_cos, 0.0)

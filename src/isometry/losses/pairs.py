@@ -13,8 +13,9 @@ import torch
 
 from .._validate import Options, check_param, check_params
 from ._base import (POS_INT, REAL, Batch, Distance, as_indices, avg_nonzero, class_indices, few_pairs, pair_masks,
-                    pair_weights, prepare_batch, require_distance, resolve_distance, to_triplets, zero_loss)
-from ._fused import hinge_pairs
+                    pair_weights, prepare_batch, require_distance, resolve_distance, to_pairs, to_triplets,
+                    zero_loss)
+from ._fused import hinge_pair_list, hinge_pairs, triplet_hinge_list
 from ._triplets import random_triplets, sum_over_triplets
 
 __all__ = [
@@ -35,6 +36,12 @@ _CONTRASTIVE = {"pos_margin": (REAL,), "neg_margin": (REAL,)}
 
 def _contrastive(batch: Batch, indices, distance, pos_margin: float, neg_margin: float) -> torch.Tensor:
     emb = batch.embeddings
+    if indices is not None and isinstance(distance, Distance):  # hinges on the listed pairs only
+        pairs = to_pairs(indices)
+        if all(t.numel() <= 1 for t in pairs):
+            return zero_loss(emb)
+        mat = distance(emb, None if batch.self_ref else batch.ref_emb)
+        return hinge_pair_list(mat, pairs, pos_margin, neg_margin, distance.is_inverted)
     pos_w, neg_w = pair_weights(batch, indices, emb.dtype, counts=True)
     if few_pairs(indices, pos_w, neg_w):
         return zero_loss(emb)
@@ -165,6 +172,8 @@ def _triplet(batch: Batch, indices, distance, margin, swap, smooth, per_anchor) 
         triplets = to_triplets(indices)
     if triplets[0].numel() == 0:
         return zero_loss(emb)
+    if isinstance(distance, Distance) and not (swap or smooth):
+        return triplet_hinge_list(mat, triplets, margin, distance.is_inverted)
     losses = _triplet_index_losses(mat, ref_mat, triplets, distance, margin, swap, smooth)
     return avg_nonzero(losses)
 
