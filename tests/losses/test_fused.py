@@ -132,3 +132,14 @@ def test_listed_hinges_equal_dense_hinges_with_counts():
     neg = torch.zeros(4, 4, dtype=torch.float64).index_put_((a2, n), torch.ones(2, dtype=torch.float64), True)
     dense = hinge_pairs(mat, pos, neg, 0.1, 0.9, False)
     torch.testing.assert_close(hinge_pair_list(mat, (a1, p, a2, n), 0.1, 0.9, False), dense)
+
+
+@pytest.mark.parametrize("kind", ["euclidean", "sqeuclidean"])
+def test_normalized_pairwise_coincident_rows_have_finite_gradients(kind):
+    x = _rows(5, seed=11)
+    x[1] = x[0] * 3.0  # the same direction: distance 0 after normalization
+    x.requires_grad_(True)
+    mat = normalized_pairwise(x, None, kind, 1e-300)
+    assert float(mat[0, 1]) < 1e-6 and float(mat[1, 1]) <= 1e-150
+    mat.sum().backward()
+    assert torch.isfinite(x.grad).all()

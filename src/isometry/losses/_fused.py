@@ -45,21 +45,33 @@ class PairwiseSaved(NamedTuple):
     r_norm: torch.Tensor | None
     mat: torch.Tensor
     sq: torch.Tensor | None
+    kept: torch.Tensor | None = None  # entries above the floor, only where some entry is below it
 
 
 def pairwise_forward(query: torch.Tensor, ref: torch.Tensor | None, kind: str, floor: float):
-    """The (n, m) matrix of :func:`normalized_pairwise` and what its backward needs."""
+    """The (n, m) matrix of :func:`normalized_pairwise` and what its backward needs.
+
+    A point's squared distance to itself is identically 0: the diagonal of a self-distance is
+    set to ``floor`` and gets a zero gradient (rounding would otherwise leave values of ~1e-7
+    there, whose square root has a slope of ~1e3).
+    """
     q, q_norm = normalize_rows(query)
     r, r_norm = (None, None) if ref is None else normalize_rows(ref)
     other = q if r is None else r
+    kept = None
     if kind == "cosine_similarity":
         mat, sq = q @ other.T, None
     else:
         q_sq = (q * q).sum(1, keepdim=True)
         r_sq = q_sq.T if r is None else (r * r).sum(1).unsqueeze(0)
-        sq = torch.addmm(q_sq, q, other.T, alpha=-2.0).add_(r_sq).clamp_min_(floor)
+        sq = torch.addmm(q_sq, q, other.T, alpha=-2.0).add_(r_sq)
+        if r is None:
+            sq.fill_diagonal_(floor)
+        if bool(sq.min() < floor):  # coincident rows: the clamp cuts their gradient (rare, so masks only here)
+            kept = sq >= floor
+        sq.clamp_min_(floor)
         mat = sq.sqrt() if kind == "euclidean" else sq
-    return mat, PairwiseSaved(kind, floor, q, q_norm, r, r_norm, mat, sq)
+    return mat, PairwiseSaved(kind, floor, q, q_norm, r, r_norm, mat, sq, kept)
 
 
 def pairwise_backward(grad: torch.Tensor, s: PairwiseSaved, need_query: bool = True, need_ref: bool = True):
@@ -67,8 +79,11 @@ def pairwise_backward(grad: torch.Tensor, s: PairwiseSaved, need_query: bool = T
     if s.kind == "cosine_similarity":
         g_dot, g_q_sq, g_r_sq = grad, None, None
     else:
-        g_sq = grad * 0.5 / s.mat if s.kind == "euclidean" else grad
-        g_sq = torch.where(s.sq > s.floor, g_sq, 0.0)
+        g_sq = grad * (0.5 / s.mat) if s.kind == "euclidean" else grad.clone()
+        if s.kept is not None:
+            g_sq = g_sq * s.kept
+        if s.r is None:
+            g_sq.fill_diagonal_(0.0)
         g_dot, g_q_sq, g_r_sq = g_sq * -2.0, g_sq.sum(1, keepdim=True) * 2.0, g_sq.sum(0).unsqueeze(1) * 2.0
     q = s.q
     if s.r is None:
@@ -162,8 +177,8 @@ class _NCA(torch.autograd.Function):
         if ref is None:
             logits.fill_diagonal_(torch.finfo(logits.dtype).min)  # a point never draws itself
         prob = torch.softmax(logits, dim=1)
-        same = q_labels.unsqueeze(1) == r_labels.unsqueeze(0)
-        p_same = torch.where(same, prob, 0.0).sum(dim=1)
+        same = (q_labels.unsqueeze(1) == r_labels.unsqueeze(0)).to(prob.dtype)  # float: masks by multiplying
+        p_same = (prob * same).sum(dim=1)
         kept = p_same != 0
         p_safe = torch.where(kept, p_same, 1.0)
         losses = -torch.log(p_safe)
@@ -181,7 +196,7 @@ class _NCA(torch.autograd.Function):
         prob, same, p_safe, coef = ctx.saved_tensors
         # d(-log p_same_i) / d logit_ij = prob_ij - prob_ij [same_ij] / p_same_i
         own = (coef * (grad * ctx.factor)).unsqueeze(1)
-        g_mat = prob * torch.where(same, own - own / p_safe.unsqueeze(1), own)
+        g_mat = prob * (own - same * (own / p_safe.unsqueeze(1)))
         g_query, g_ref = pairwise_backward(g_mat, ctx.pairwise, *ctx.needs_input_grad[:2])
         return g_query, g_ref, None, None, None, None, None, None
 
