@@ -49,6 +49,12 @@ class Distance:
         L2-normalize rows first (PML's default for every distance, the dot product included).
     power : float, default=1
         Raise the matrix to this power (``euclidean`` with power 2 is ``sqeuclidean``).
+
+    Notes
+    -----
+    On normalized rows with power 1 (every loss's default) the matrix is one autograd node
+    with a closed-form backward (:func:`isometry.losses._fused.normalized_pairwise`); a
+    point's distance to itself then has a zero gradient.
     """
 
     def __init__(self, name: str = "euclidean", *, normalize_embeddings: bool = True, power: float = 1) -> None:
