@@ -200,10 +200,13 @@ def prepare_batch(owner: str, embeddings: Any, labels: Any, ref_emb: Any = None,
 
 def class_indices(labels: torch.Tensor, num_classes: int, owner: str) -> torch.Tensor:
     """Check labels are class indices ``0 <= y < num_classes`` (proxy and softmax losses)."""
-    if labels.numel() and not 0 <= labels.min().item() <= labels.max().item() < num_classes:
+    if labels.numel() == 0:
+        return labels
+    low, high = (int(v) for v in torch.aminmax(labels))
+    if low < 0 or high >= num_classes:
         raise InputError(
-            f"{owner} needs integer labels in [0, {num_classes}); got labels from {int(labels.min())} "
-            f"to {int(labels.max())}. Map them to class indices (e.g. with numpy.unique(..., return_inverse=True))."
+            f"{owner} needs integer labels in [0, {num_classes}); got labels from {low} to {high}. "
+            "Map them to class indices (e.g. with numpy.unique(..., return_inverse=True))."
         )
     return labels
 

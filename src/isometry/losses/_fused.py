@@ -29,8 +29,7 @@ def normalize_backward(grad: torch.Tensor, unit: torch.Tensor, norm: torch.Tenso
     Rows at the clamp (``|x| < eps``) get ``g / eps`` (the norm's slope is cut by the clamp).
     """
     radial = torch.linalg.vecdot(unit, grad, dim=1).unsqueeze(1)
-    if bool((norm <= _EPS).any()):
-        radial = radial * (norm > _EPS)
+    radial.mul_(norm > _EPS)
     return torch.addcmul(grad, unit, radial, value=-1.0).div_(norm)
 
 

@@ -57,16 +57,18 @@ def _center_major(rows: torch.Tensor, centers: int, back: bool = False) -> torch
 
 
 def _arcface_target(target: torch.Tensor, margin: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """``cos(theta + m)`` of the target cosines (fallback past ``pi - m``) and its slope."""
-    inside = (target >= -1.0) & (target <= 1.0)
+    """``cos(theta + m)`` of the target cosines (fallback past ``pi - m``) and its slope.
+
+    ``cos(theta + m) = cos m cos - sin m sin theta`` with ``sin theta`` floored at 1e-6 (its
+    slope is 0 below); cosines are clamped to [-1, 1] (slope 0 outside).
+    """
     clamped = target.clamp(-1.0, 1.0)
-    one_minus = 1.0 - clamped.square()
-    sin = one_minus.clamp_min(1e-12).sqrt()
+    sin = (1.0 - clamped * clamped).clamp_min_(1e-12).sqrt_()
     cos_m, sin_m = math.cos(margin), math.sin(margin)
     on_arc = clamped >= math.cos(math.pi - margin)
     value = torch.where(on_arc, clamped * cos_m - sin * sin_m, clamped - margin * sin_m)
-    sin_slope = torch.where(one_minus > 1e-12, -clamped / sin, 0.0)
-    slope = torch.where(on_arc, cos_m - sin_m * sin_slope, 1.0) * inside
+    sin_slope = (clamped / sin).mul_(sin > 1e-6)  # minus the slope of sin theta in cos
+    slope = torch.where(on_arc, sin_slope.mul_(sin_m).add_(cos_m), 1.0).mul_(target == clamped)
     return value, slope
 
 
@@ -88,7 +90,7 @@ def _class_cosines(cos: torch.Tensor, spec: Logits, labels: torch.Tensor) -> tup
         return -spec.scale * cos, saved
     if spec.centers > 1:
         cos, best = cos.view(n, spec.centers, -1).max(dim=1)
-        saved["columns"] = best * best.shape[1] + torch.arange(best.shape[1], device=best.device)
+        saved["best"] = best.unsqueeze(1)
     if spec.kind == "arcface":
         value, slope = _arcface_target(cos.gather(1, y), spec.margin)
         saved["slope"] = slope
@@ -110,7 +112,8 @@ def _cosine_grad(g_logits: torch.Tensor, spec: Logits, labels: torch.Tensor, sav
     if spec.kind == "arcface":
         g_cos.scatter_(1, y, g_cos.gather(1, y) * saved["slope"])
     if spec.centers > 1:
-        return g_cos.new_zeros(g_cos.shape[0], width).scatter_(1, saved["columns"], g_cos)
+        full = g_cos.new_zeros(g_cos.shape[0], spec.centers, g_cos.shape[1])
+        return full.scatter_(1, saved["best"], g_cos.unsqueeze(1)).view(g_cos.shape[0], width)
     return g_cos
 
 
@@ -156,13 +159,17 @@ class _ClassSoftmax(torch.autograd.Function):
         spec = ctx.spec
         n = x.shape[0]
         # the logit map's scale, folded into the per-row coefficient of (softmax - onehot)
-        c = grad * (-spec.scale if spec.kind == "proxynca" else spec.scale)
+        scale = -spec.scale if spec.kind == "proxynca" else spec.scale
         if spec.reduction == "nca":
             prob = logits_or_prob.clone()
         else:
             prob = torch.softmax(logits_or_prob, dim=1)
-        c = (c / n).expand(n, 1) if coef is None else (coef * c).unsqueeze(1)
-        g_logits = prob.mul_(c).scatter_add_(1, labels.unsqueeze(1), -c)
+        if coef is None:
+            c = grad * (scale / n)
+            g_logits = prob.mul_(c).scatter_add_(1, labels.unsqueeze(1), (-c).expand(n, 1))
+        else:
+            c = (coef * (grad * scale)).unsqueeze(1)
+            g_logits = prob.mul_(c).scatter_add_(1, labels.unsqueeze(1), -c)
         g_cos = _cosine_grad(g_logits, spec, labels, ctx.saved, w.shape[0])
         if spec.kind == "proxynca":  # g_cos is the gradient of the clamped squared distances
             g_sq = torch.where(sq > spec.floor, g_cos, 0.0)
