@@ -1,9 +1,11 @@
 """Inner solvers of the learners against plain references."""
 
 import numpy as np
+import pytest
 from sklearn.covariance import graphical_lasso as sk_graphical_lasso
 
 from isometry.learn.constraints import _first_occurrences
+from isometry.learn.nca import nca_loss_grad
 from isometry.learn.sdml import graphical_lasso, graphical_lasso_admm
 from isometry.learn._weak import pair_differences, signed_scatter
 
@@ -50,3 +52,43 @@ def test_first_occurrences_equals_numpy_unique():
         np.testing.assert_array_equal(_first_occurrences(keys), np.sort(np.unique(keys, return_index=True)[1]))
     big = np.array([2**62, 5, 2**62])  # composite key would overflow: numpy's path
     np.testing.assert_array_equal(_first_occurrences(big), [0, 1])
+
+
+def _nca_dense(L, X, y):
+    """NCA objective and gradient from the full softmax (Goldberger et al., 2004), float64."""
+    Z = X @ L.T
+    D = ((Z[:, None, :] - Z[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(D, np.inf)
+    logits = -D - (-D).max(1, keepdims=True)
+    P = np.exp(logits)
+    P /= P.sum(1, keepdims=True)
+    same = y[:, None] == y[None, :]
+    p_i = (P * same).sum(1)
+    W = P * (same - p_i[:, None])
+    S = W + W.T
+    grad = -2.0 * Z.T @ (np.diag(S.sum(1)) - S) @ X
+    return p_i.sum(), grad
+
+
+@pytest.mark.parametrize("scale", [0.3, 1.0, 4.0])
+@pytest.mark.parametrize("budget", [None, 2000])
+def test_nca_loss_grad_equals_the_dense_softmax(scale, budget):
+    from conftest import clustered
+
+    X, y = clustered(120, 6, 3, spread=1.0, seed=0)
+    X = np.asarray(X, dtype=np.float64)
+    L = scale * np.random.default_rng(1).normal(size=(4, 6))
+    value, grad = nca_loss_grad(L, X, np.asarray(y), budget=budget)
+    ref_value, ref_grad = _nca_dense(L, X, np.asarray(y))
+    assert np.isclose(value, ref_value, rtol=1e-12)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-9, atol=1e-10 * np.abs(ref_grad).max())
+
+
+def test_nca_loss_grad_screens_in_float64_beyond_float32_range():
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    y = np.arange(30) % 2
+    L = 1e20 * np.eye(3)  # |z|^2 overflows float32
+    value, grad = nca_loss_grad(L, X, y)
+    ref_value, ref_grad = _nca_dense(L, X, y)
+    assert np.isfinite(value) and np.isclose(value, ref_value)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-9, atol=1e-12)

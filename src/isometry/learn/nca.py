@@ -4,16 +4,23 @@ Goldberger, Roweis, Hinton, Salakhutdinov, "Neighbourhood Components Analysis" (
 Maximizes the expected leave-one-out accuracy of a stochastic nearest-neighbour
 classifier, ``sum_i sum_{j in class(i)} p_ij`` with ``p_ij = softmax_j(-||L x_i - L x_j||^2)``.
 
-The objective and gradient are computed with torch in float64 on class-sorted rows:
-one ``addmm`` gives the softmax logits, the softmax and the weights
-``W = P * (same - p_i)`` are formed in place (same-class entries are contiguous
-column ranges, so no n x n mask), and ``W + W^T`` times Z is one GEMM: two
-(n, n, k) GEMMs per evaluation, as metric-learn, but about half its elementwise
-passes. When three (n, n) buffers exceed the memory budget, rows are processed in
-blocks (three GEMMs, O(block x n) memory). The optimizer is scipy's L-BFGS-B, as in
-metric-learn, so iterates match it and 10x is out of reach on CPU: the GEMMs are the
-same (float32 was tried: its rounding stops L-BFGS early, at 0.973 instead of 0.981
-3-NN accuracy on digits).
+Objective and gradient (:func:`nca_loss_grad`) are exact in float64 up to the softmax
+terms below ``exp(-40)`` of their row's largest, which are dropped: each row adds at
+most ``n * 4e-18`` to any sum, below float64 round-off. The work, in row blocks that
+stay in cache:
+
+1. screen: float32 logits ``2 z_i.z_j - |z_j|^2`` by one GEMM; candidates are the
+   entries within ``40 + slack`` of their row's maximum, the slack bounding the
+   float32 rounding (typically 0.1-2 % of the entries once L has grown);
+2. exact: float64 logits of the candidates only (``O(candidates x k)``; when more
+   than 1/30 of a block's entries are candidates, as in the first iterations, they
+   come from a float64 GEMM instead, and later blocks skip the screen), then the
+   softmax and ``W = P * (same - p_i)`` on them;
+3. gradient ``-2 Z^T (diag(r + c) - W - W^T) X`` through sparse products with W.
+
+metric-learn forms the dense (n, n) softmax and two dense (n, n, k) float64 GEMMs per
+evaluation. The optimizer is the same (scipy's L-BFGS-B, same defaults), so iterates
+match metric-learn's up to round-off.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy import sparse
 from scipy.optimize import minimize
 from sklearn.base import BaseEstimator
 
@@ -34,40 +42,49 @@ from ._init import check_n_components, initial_components
 
 __all__ = ["NCA", "nca_loss_grad"]
 
-
-def _class_ranges(codes: np.ndarray) -> np.ndarray:
-    """Start/end rows of each class in class-sorted ``codes``: shape (n_classes_present, 3) = (code, start, end)."""
-    edges = np.flatnonzero(np.diff(codes)) + 1
-    starts = np.concatenate([[0], edges])
-    ends = np.concatenate([edges, [len(codes)]])
-    return np.column_stack([codes[starts], starts, ends])
+#: softmax terms below exp(-CUT) of their row's largest are dropped
+CUT = 40.0
+_EPS32 = float(np.finfo(np.float32).eps)
+#: candidates in at most 1 / _GATHER of a block's entries: gather their float64 logits
+_GATHER = 30
 
 
-def _block_weights(Z: torch.Tensor, sq: torch.Tensor, s: int, e: int, ranges: np.ndarray
-                   ) -> tuple[float, torch.Tensor]:
-    """Rows s:e of ``W = P * (same - p_i)`` (in a fresh (e - s, n) buffer) and ``sum p_i``.
+def _candidates(Z: torch.Tensor, sq: torch.Tensor, screen: tuple | None, s: int, e: int
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, bool]:
+    """Row (in the block), column and exact float64 logit of each candidate of rows s:e.
 
-    Softmax logits are ``2 z_i.z_j - |z_j|^2`` (the ``-|z_i|^2`` term cancels), so one
-    ``addmm`` builds them; the rest is done in place. Rows are class-sorted, so the
-    same-class entries of a row are one contiguous column range.
+    ``screen`` holds the float32 copies (None: screen with a float64 GEMM).
+
+    A candidate is an entry whose float32 logit is within ``CUT + slack`` of its row's
+    largest; the logit returned is ``2 z_i.z_j - |z_j|^2`` (``-|z_i|^2`` cancels in the
+    row's softmax). The diagonal (i = j) is never a candidate. The last value says
+    whether the float64 GEMM was needed (too many candidates to gather their logits).
     """
-    A = torch.addmm(-sq[None, :], Z[s:e], Z.T, alpha=2.0)
-    A[torch.arange(e - s), torch.arange(s, e)] = -torch.inf
-    A.sub_(A.max(dim=1, keepdim=True).values)
-    A.exp_()
-    A.div_(A.sum(dim=1, keepdim=True))  # A is now P (rows s:e)
-    same = []
-    p_i = torch.empty(e - s, 1, dtype=A.dtype)
-    for _, cs, ce in ranges:
-        rs, re = max(cs, s), min(ce, e)
-        if rs < re:
-            block = A[rs - s:re - s, cs:ce].clone()
-            p_i[rs - s:re - s, 0] = block.sum(dim=1)
-            same.append((rs - s, re - s, cs, ce, block))
-    A.mul_(-p_i)
-    for r0, r1, cs, ce, block in same:
-        A[r0:r1, cs:ce] += block
-    return float(p_i.sum()), A
+    n = Z.shape[0]
+    if screen is not None:
+        Z32, Z32T, neg_sq32, slack, buf = screen
+        A = torch.addmm(neg_sq32, Z32[s:e], Z32T, alpha=2.0, out=buf[: e - s])
+        A.diagonal(offset=s).fill_(-torch.inf)
+        floor = torch.amax(A, dim=1) - (CUT + slack[s:e])
+        r, c = (A >= floor[:, None]).nonzero(as_tuple=True)
+        if len(r) * _GATHER <= (e - s) * n:
+            return r, c, 2.0 * (Z[r + s] * Z[c]).sum(1) - sq[c], False
+    exact = torch.addmm(-sq[None, :], Z[s:e], Z.T, alpha=2.0)  # dense block: one float64 GEMM
+    exact.diagonal(offset=s).fill_(-torch.inf)
+    floor = torch.amax(exact, dim=1) - CUT
+    r, c = (exact >= floor[:, None]).nonzero(as_tuple=True)
+    return r, c, exact[r, c], True
+
+
+def _block_weights(logit: torch.Tensor, r: torch.Tensor, c: torch.Tensor, cls: torch.Tensor, s: int, rows: int
+                   ) -> tuple[float, np.ndarray]:
+    """``sum_i p_i`` of the block's rows and the weights ``W_ij = p_ij (same_ij - p_i)`` of its candidates."""
+    top = torch.full((rows,), -torch.inf, dtype=logit.dtype).scatter_reduce_(0, r, logit, "amax")
+    p = torch.exp(logit - top[r])
+    p /= torch.zeros(rows, dtype=p.dtype).index_add_(0, r, p)[r]
+    same = (cls[c] == cls[r + s]).to(p.dtype)
+    p_i = torch.zeros(rows, dtype=p.dtype).index_add_(0, r, p * same)
+    return float(p_i.sum()), (p * (same - p_i[r])).numpy()
 
 
 def nca_loss_grad(L: np.ndarray, X: np.ndarray, codes: np.ndarray, *, budget: int | None = None
@@ -81,7 +98,8 @@ def nca_loss_grad(L: np.ndarray, X: np.ndarray, codes: np.ndarray, *, budget: in
     codes : ndarray of int, shape (n,)
         Class codes.
     budget : int, optional
-        Bytes for the (rows, n) buffers; the default is isometry's memory budget.
+        Bytes for the (rows, n) block buffers; default 2 MiB (a block that stays in
+        cache). Memory is O(block rows x n + candidates).
 
     Returns
     -------
@@ -93,38 +111,40 @@ def nca_loss_grad(L: np.ndarray, X: np.ndarray, codes: np.ndarray, *, budget: in
     Notes
     -----
     With ``W_ij = p_ij (same_ij - p_i)``, the gradient is
-    ``-2 Z^T (diag(r + c) - W - W^T) X`` (r, c: row and column sums of W). When
-    three (n, n) buffers fit in the budget, ``W + W^T`` is formed once and the whole
-    evaluation is two (n, n, k) GEMMs, as in metric-learn; otherwise rows are
-    processed in blocks (three GEMMs, O(block x n) memory).
+    ``-2 Z^T (diag(r + c) - W - W^T) X`` (r, c: row and column sums of W, Z = X L^T).
+    Softmax terms below ``exp(-40)`` of their row's largest are left out (see the
+    module notes); everything else is float64.
     """
-    order = np.argsort(codes, kind="stable")
-    codes = np.asarray(codes)[order]
-    Xt = torch.from_numpy(np.ascontiguousarray(X[order], dtype=np.float64))
-    Lt = torch.from_numpy(np.ascontiguousarray(L, dtype=np.float64))
-    Z = Xt @ Lt.T
+    Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float64))
+    Z = Xt @ torch.from_numpy(np.ascontiguousarray(L, dtype=np.float64)).T
+    n, k = Z.shape
     sq = (Z * Z).sum(1)
-    n = X.shape[0]
-    ranges = _class_ranges(codes)
-    step = rows_per_block(n, 8 * 3, budget=budget, minimum=16)
-    if step >= n:
-        value, W = _block_weights(Z, sq, 0, n, ranges)
-        rc = W.sum(1) + W.sum(0)
-        W += W.T.clone()
-        G = (Z * rc[:, None] - W @ Z).T @ Xt
-        return value, (-2.0 * G).numpy()
-    value, rc = 0.0, torch.zeros(n, dtype=Z.dtype)
-    WZ = torch.zeros_like(Z)  # (W + W^T) Z
+    Z32 = Z.float()
+    step = rows_per_block(n, 4 + 1 + 8, budget=2 << 20 if budget is None else budget, minimum=1, maximum=n)
+    # the float32 logit's rounding error is below 2 k eps32 (|z_i|^2 + |z_j|^2); 4x that, plus 1
+    slack = 1.0 + 8.0 * k * _EPS32 * (sq + sq.max()).float()
+    screen = (Z32, Z32.T.contiguous(), -(Z32 * Z32).sum(1)[None, :], slack, torch.empty(step, n))
+    if not bool(torch.isfinite(screen[2]).all()):
+        screen = None  # |z|^2 beyond float32: screen in float64
+    cls = torch.from_numpy(np.asarray(codes, dtype=np.int64))
+    Zn = Z.numpy()
+    value, rc, WZ = 0.0, np.zeros(n), np.zeros_like(Zn)
     for s in range(0, n, step):
         e = min(n, s + step)
-        v, W = _block_weights(Z, sq, s, e, ranges)
+        r, c, logit, dense = _candidates(Z, sq, screen, s, e)
+        if dense:
+            screen = None  # candidates are not sparse here: skip the float32 screen for the other blocks
+        v, w = _block_weights(logit, r, c, cls, s, e - s)
         value += v
-        rc[s:e] += W.sum(1)
-        rc += W.sum(0)
-        WZ[s:e] += W @ Z
-        WZ += W.T @ Z[s:e]
-    G = (Z * rc[:, None] - WZ).T @ Xt
-    return value, (-2.0 * G).numpy()
+        rn, cn = r.numpy(), c.numpy()
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(rn, minlength=e - s))])
+        W = sparse.csr_matrix((w, cn, indptr), shape=(e - s, n))
+        rc[s:e] += np.bincount(rn, w, minlength=e - s)
+        rc += np.bincount(cn, w, minlength=n)
+        WZ[s:e] += W @ Zn
+        WZ += W.T @ Zn[s:e]
+    G = (Zn * rc[:, None] - WZ).T @ np.asarray(X, dtype=np.float64)
+    return value, -2.0 * G
 
 
 class NCA(MahalanobisMixin, BaseEstimator):
