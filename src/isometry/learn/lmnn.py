@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 from scipy.optimize import minimize
 from sklearn.base import BaseEstimator
 
@@ -55,9 +56,9 @@ def find_impostors(Z: np.ndarray, codes: np.ndarray, radius: np.ndarray, *, star
                    method: str = "dense", budget: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:
     """All pairs (i, l) with ``codes[l] != codes[i]`` and ``||z_i - z_l||^2 < radius[i]``.
 
-    ``method="dense"`` (default): an exact range search over row blocks, one float64
-    GEMM per block (O(block x n) memory); its cost does not depend on how many
-    impostors there are. ``method="knn"``: candidates from
+    ``method="dense"`` (default): an exact range search over row blocks, one float32
+    screening GEMM per block plus a float64 check of the candidates (O(block x n)
+    memory); its cost hardly depends on how many impostors there are. ``method="knn"``: candidates from
     :func:`isometry.distances.knn` in float32 (faiss when present) with a radius
     widened by the float32 rounding bound, k doubled for the queries whose k-th
     neighbour is still inside, each candidate checked in float64; cheaper only when
@@ -74,26 +75,41 @@ def find_impostors(Z: np.ndarray, codes: np.ndarray, radius: np.ndarray, *, star
 def impostors_dense(Z: np.ndarray, codes: np.ndarray, radius: np.ndarray, *, budget: int | None = None
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The dense search of :func:`find_impostors`: rows i (P,), impostors l (P,) and their
-    squared distances (P,), computed as ``|z_i|^2 + |z_l|^2 - 2 z_i.z_l`` in float64."""
-    n = Z.shape[0]
+    squared distances (P,), sorted by i.
+
+    Row blocks of about ``budget`` bytes (default 2 MiB, cache-sized) are screened with a
+    float32 GEMM against the radius widened by a bound on the float32 rounding; the
+    candidates' distances are then computed exactly (float64 differences) and checked
+    against the radius itself, so the result is the float64 range search's.
+    """
+    n, k = Z.shape
     sq = np.einsum("ij,ij->i", Z, Z)
-    step = rows_per_block(n, 8 * 3, budget=budget, minimum=16)
-    half_sq = 0.5 * sq
-    # d_il < r_i  <=>  |z_l|^2 / 2 - z_i.z_l < (r_i - |z_i|^2) / 2: two passes over each block
-    threshold = 0.5 * (radius - sq)
+    Z32 = Z.astype(np.float32)
+    Z32T = np.ascontiguousarray(Z32.T)
+    half_sq32 = 0.5 * np.einsum("ij,ij->i", Z32, Z32)
+    # d_il < r_i  <=>  |z_l|^2 / 2 - z_i.z_l < (r_i - |z_i|^2) / 2; the float32 rounding of the
+    # left side is below k eps32 (|z_i|^2 + |z_l|^2): widen by 4x that
+    eps32 = float(np.finfo(np.float32).eps)
+    threshold = (0.5 * (radius - sq) + 4.0 * k * eps32 * (sq + sq.max()) + 1e-30).astype(np.float32)
+    step = rows_per_block(n, 4 + 1 + 1, budget=2 << 20 if budget is None else budget, minimum=1, maximum=n)
+    buf = np.empty((step, n), dtype=np.float32)
     found_i, found_l, found_d = [], [], []
     for s in range(0, n, step):
         e = min(n, s + step)
-        T = Z[s:e] @ Z.T
-        np.subtract(half_sq[None, :], T, out=T)
+        T = np.matmul(Z32[s:e], Z32T, out=buf[: e - s])
+        np.subtract(half_sq32[None, :], T, out=T)
         hit = T < threshold[s:e, None]
         hit &= codes[s:e, None] != codes[None, :]
-        rows, cols = np.nonzero(hit)
-        found_i.append(rows + s)
-        found_l.append(cols)
-        found_d.append(2.0 * T[rows, cols] + sq[rows + s])
+        rows, cols = (v.numpy() for v in torch.from_numpy(hit).nonzero(as_tuple=True))  # torch's is faster
+        rows = rows + s
+        diff = Z[rows] - Z[cols]
+        dist = np.einsum("ij,ij->i", diff, diff)
+        keep = dist < radius[rows]
+        found_i.append(rows[keep])
+        found_l.append(cols[keep])
+        found_d.append(dist[keep])
     return (np.concatenate(found_i).astype(np.int64), np.concatenate(found_l).astype(np.int64),
-            np.maximum(np.concatenate(found_d), 0.0))
+            np.concatenate(found_d))
 
 
 def _impostors_knn(Z: np.ndarray, codes: np.ndarray, radius: np.ndarray, start_k: int
@@ -150,12 +166,15 @@ def lmnn_loss_grad(L: np.ndarray, X: np.ndarray, codes: np.ndarray, targets: np.
                       for m in range(targets.shape[1])], axis=1)
     w_target = regularization + push * count
     w_imp = -push * active.sum(axis=1)
-    rows = np.r_[np.repeat(np.arange(n), targets.shape[1]), imp_i]
-    cols = np.r_[targets.ravel(), imp_l]
-    W = sp.coo_matrix((np.r_[w_target.ravel(), w_imp], (rows, cols)), shape=(n, n)).tocsr()
-    S = W + W.T
-    lap = sp.diags(np.asarray(S.sum(axis=1)).ravel()) - S
-    grad = 2.0 * (Z.T @ (lap @ X))
+    # Laplacian of W + W^T times X, from two row-sorted CSR matrices (targets, impostors)
+    # without forming W + W^T: (diag(row + column sums) - W - W^T) X
+    k = targets.shape[1]
+    W_target = sp.csr_matrix((w_target.ravel(), targets.ravel(), np.arange(0, n * k + 1, k)), shape=(n, n))
+    W_imp = sp.csr_matrix((w_imp, imp_l, np.r_[0, np.cumsum(np.bincount(imp_i, minlength=n))]), shape=(n, n))
+    degree = (w_target.sum(axis=1) + np.bincount(targets.ravel(), w_target.ravel(), minlength=n)
+              + np.bincount(imp_i, w_imp, minlength=n) + np.bincount(imp_l, w_imp, minlength=n))
+    lap_X = degree[:, None] * X - (W_target @ X + W_target.T @ X + W_imp @ X + W_imp.T @ X)
+    grad = 2.0 * (Z.T @ lap_X)
     return float(value), grad, int(active.sum())
 
 
