@@ -67,7 +67,7 @@ def test_hinge_pairs_is_zero_without_active_pairs():
     pos = torch.eye(3, dtype=torch.bool)
     value = hinge_pairs(mat, pos, ~pos, 0.6, 0.4, False)
     value.backward()
-    assert float(value) == 0.0 and not mat.grad.any()
+    assert float(value.detach()) == 0.0 and not mat.grad.any()
 
 
 SPECS = {
@@ -140,6 +140,6 @@ def test_normalized_pairwise_coincident_rows_have_finite_gradients(kind):
     x[1] = x[0] * 3.0  # the same direction: distance 0 after normalization
     x.requires_grad_(True)
     mat = normalized_pairwise(x, None, kind, 1e-300)
-    assert float(mat[0, 1]) < 1e-6 and float(mat[1, 1]) <= 1e-150
+    assert float(mat[0, 1].detach()) < 1e-6 and float(mat[1, 1].detach()) <= 1e-150
     mat.sum().backward()
     assert torch.isfinite(x.grad).all()
