@@ -18,7 +18,8 @@ stay in cache:
    softmax and ``W = P * (same - p_i)`` on them;
 3. gradient ``-2 Z^T (diag(r + c) - W - W^T) X`` through sparse products with W.
 
-metric-learn forms the dense (n, n) softmax and two dense (n, n, k) float64 GEMMs per
+Up to 256 points (and no ``budget`` given) the whole (n, n) float64 softmax is
+formed instead, which is cheaper there. metric-learn forms the dense (n, n) softmax and two dense (n, n, k) float64 GEMMs per
 evaluation. The optimizer is the same (scipy's L-BFGS-B, same defaults), so iterates
 match metric-learn's up to round-off.
 """
@@ -45,6 +46,8 @@ __all__ = ["NCA", "nca_loss_grad"]
 #: softmax terms below exp(-CUT) of their row's largest are dropped
 CUT = 40.0
 _EPS32 = float(np.finfo(np.float32).eps)
+#: up to this many rows, one dense float64 softmax is cheaper than screening
+_DENSE_ROWS = 256
 #: candidates in at most 1 / _GATHER of a block's entries: gather their float64 logits
 _GATHER = 30
 
@@ -87,6 +90,21 @@ def _block_weights(logit: torch.Tensor, r: torch.Tensor, c: torch.Tensor, cls: t
     return float(p_i.sum()), (p * (same - p_i[r])).numpy()
 
 
+def _loss_grad_dense(Z: torch.Tensor, X: np.ndarray, codes: np.ndarray) -> tuple[float, np.ndarray]:
+    """The whole (n, n) softmax in float64, for small n (no screening, nothing dropped)."""
+    A = torch.addmm(-(Z * Z).sum(1)[None, :], Z, Z.T, alpha=2.0)
+    A.fill_diagonal_(-torch.inf)
+    P = torch.softmax(A, dim=1)
+    cls = torch.from_numpy(np.asarray(codes, dtype=np.int64))
+    P_same = P * (cls[:, None] == cls[None, :])
+    p_i = P_same.sum(1, keepdim=True)
+    W = P_same.sub_(P.mul_(p_i))  # P (same - p_i)
+    rc = W.sum(1) + W.sum(0)
+    W += W.T.clone()
+    G = (Z * rc[:, None] - W @ Z).numpy().T @ np.asarray(X, dtype=np.float64)
+    return float(p_i.sum()), -2.0 * G
+
+
 def nca_loss_grad(L: np.ndarray, X: np.ndarray, codes: np.ndarray, *, budget: int | None = None
                   ) -> tuple[float, np.ndarray]:
     """NCA objective ``sum_i p_i`` (expected correct neighbours) and its gradient in L.
@@ -118,6 +136,8 @@ def nca_loss_grad(L: np.ndarray, X: np.ndarray, codes: np.ndarray, *, budget: in
     Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float64))
     Z = Xt @ torch.from_numpy(np.ascontiguousarray(L, dtype=np.float64)).T
     n, k = Z.shape
+    if n <= _DENSE_ROWS and budget is None:
+        return _loss_grad_dense(Z, X, codes)
     sq = (Z * Z).sum(1)
     Z32 = Z.float()
     step = rows_per_block(n, 4 + 1 + 8, budget=2 << 20 if budget is None else budget, minimum=1, maximum=n)
