@@ -7,12 +7,14 @@ arguments; other learners add rows there. Repetitions interleave peer and isomet
 times are medians. Data: wine and digits (standardized, half/half stratified split)
 and a seeded 5,000 x 50 synthetic set (10 Gaussian classes, 20 informative dims).
 metric-learn 0.7 is patched at runtime to run on this scikit-learn (see PEERS.md).
-A peer fit runs in a forked child; when one fit runs past --ml-timeout seconds it is
+A peer's first fit runs in a forked child; when it runs past --ml-timeout seconds it is
 killed and both the peer and isometry are timed on the same seeded subsample of 1,000
 training points (row "sub"; accuracy still on the full test half), followed by a row
 with isometry's time on the full training set. --peer-budget caps the seconds spent
 repeating one slow peer fit (column reps = peer fits / isometry fits). "fail" rows
-show the peer's error.
+show the peer's error. Timed fits of both sides then run in this process, interleaved,
+after an untimed warm-up of each (a forked child pays page faults and cold imports that
+made millisecond fits look 1.5-3x slower).
 """
 
 from __future__ import annotations
@@ -128,8 +130,8 @@ def _child(factory, X, y, conn):
         conn.send((float("nan"), f"{type(exc).__name__}: {str(exc)[:40]}"))
 
 
-def peer_fit(factory, X, y, timeout):
-    """(seconds, fitted or error text), or None when one fit runs past ``timeout`` seconds.
+def forked_fit(factory, X, y, timeout):
+    """(seconds, fitted or error text), or None when the fit runs past ``timeout`` seconds.
 
     The fit runs in a forked child that is killed at the deadline, so a slow peer
     costs at most ``timeout`` seconds before the subsample fallback.
@@ -158,23 +160,37 @@ def _row(set_name, name, peer_name, pt, it, peer_est, my_est, data, base):
           f"{pacc:>8} {accuracy(my_est, Xtr, ytr, Xte, yte):8.3f} {base:8.3f}", flush=True)
 
 
-def compare(factory_peer, factory_mine, Xtr, ytr, repeats, timeout, budget):
-    """Interleaved fits; peer repetitions stop once the peer has used ``budget`` seconds.
+def _warm_up(factories, X, y, rows=200):
+    """One untimed fit of each side on a few rows in this process, so that the forked
+    children inherit every module the fits import lazily (import time is not fit time)."""
+    for factory in factories:
+        try:
+            fit_time(factory, X[:rows], y[:rows])
+        except Exception:  # a fit that needs more rows still warmed up its imports
+            pass
 
-    Returns (peer times, isometry times, peer fit, isometry fit), or None when the
-    peer's first fit ran past ``timeout``.
+
+def compare(factory_peer, factory_mine, Xtr, ytr, repeats, timeout, budget):
+    """Timed fits of both sides, interleaved, in this process.
+
+    The peer's first fit runs in a forked child that is killed past ``timeout``
+    (then None is returned and the caller falls back to a subsample); a fit that
+    finished is then timed like isometry's, in this process after an untimed
+    warm-up of both, so the two sides are measured under the same conditions.
+    A first peer fit longer than ``budget`` is its only timing (the fork costs
+    nothing next to it); otherwise peer repetitions stop once they used ``budget``
+    seconds. Returns (peer times, isometry times, peer fit or error text, isometry fit).
     """
-    pt, it, peer_est, my_est = [], [], None, None
+    _warm_up((factory_peer, factory_mine), Xtr, ytr)
+    first = forked_fit(factory_peer, Xtr, ytr, timeout)
+    if first is None:
+        return None
+    peer_est = first[1]
+    pt = [first[0]] if isinstance(peer_est, _Fitted) and first[0] >= budget else []
+    it, my_est = [], None
     for _ in range(repeats):
-        if not pt or (sum(pt) < budget and isinstance(peer_est, _Fitted)):
-            res = peer_fit(factory_peer, Xtr, ytr, timeout)
-            if res is None:
-                return None
-            if isinstance(res[1], str):
-                peer_est = res[1]
-            else:
-                pt.append(res[0])
-                peer_est = res[1]
+        if isinstance(peer_est, _Fitted) and (not pt or (first[0] < budget and sum(pt) < budget)):
+            pt.append(fit_time(factory_peer, Xtr, ytr)[0])
         t, my_est = fit_time(factory_mine, Xtr, ytr)
         it.append(t)
     return pt, it, peer_est, my_est
