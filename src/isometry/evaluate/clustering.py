@@ -23,7 +23,7 @@ __all__ = ["kmeans_labels", "nmi", "ami"]
 _TRIAL_ITER = 10
 
 
-def kmeans_labels(embeddings: Any, n_clusters: int, *, seed: int = 0, max_iter: int = 50, n_init: int = 3,
+def kmeans_labels(embeddings: Any, n_clusters: int, *, seed: int = 0, max_iter: int = 50, n_init: int = 1,
                   spherical: bool = False, max_points_per_cluster: int = 256) -> np.ndarray:
     """Cluster assignment of each row by k-means: greedy k-means++ starts, then Lloyd.
 
@@ -33,10 +33,11 @@ def kmeans_labels(embeddings: Any, n_clusters: int, *, seed: int = 0, max_iter: 
     otherwise). Centroids are fitted on a seeded sample of at most
     ``max_points_per_cluster * n_clusters`` rows (faiss's rule), then every row is
     assigned to its nearest centroid by the exact k-NN search, so time and memory
-    stay linear in n. One random start (faiss's default, used by AccuracyCalculator)
-    merges clusters even on well-separated data; several k-means++ starts make
-    that unlikely. Seeding itself runs on at most 32 rows per cluster. Each start
-    runs 10 Lloyd iterations; the best (lowest inertia) continues to ``max_iter``.
+    stay linear in n. A random start (faiss's default, used by AccuracyCalculator)
+    merges clusters even on well-separated data; one k-means++ start rarely does,
+    which is why it is scikit-learn's default (``n_init="auto"``) and ours. Seeding
+    runs on at most 32 rows per cluster. With ``n_init > 1`` each start runs 10
+    Lloyd iterations and the best (lowest inertia) continues to ``max_iter``.
 
     Parameters
     ----------
@@ -48,8 +49,9 @@ def kmeans_labels(embeddings: Any, n_clusters: int, *, seed: int = 0, max_iter: 
         Seed of the sample and of the starts.
     max_iter : int, default=50
         Lloyd iterations of the kept start (the others stop after 10).
-    n_init : int, default=3
-        Starts; the one with the lowest within-cluster sum of squares is kept.
+    n_init : int, default=1
+        k-means++ starts; the one with the lowest within-cluster sum of squares is
+        kept. At 20,000 x 128 and 200 clusters each start costs ~0.25 s (2 cores).
     spherical : bool, default=False
         Normalize rows first (cosine geometry).
 
