@@ -93,3 +93,24 @@ def test_nca_loss_grad_screens_in_float64_beyond_float32_range():
         ref_value, ref_grad = _nca_dense(L, X, y)
         assert np.isfinite(value) and np.isclose(value, ref_value)
         np.testing.assert_allclose(grad, ref_grad, rtol=1e-9, atol=1e-12)
+
+
+def test_lsml_projects_points_or_pairs_to_the_same_objective_and_gradient():
+    from isometry.learn.lsml import _loss_grad_L, lsml_metric
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 6))
+    a, b, c, d = (rng.integers(0, 40, 300) for _ in range(4))
+    V = np.concatenate([X[a] - X[b], X[c] - X[d]])
+    w = rng.random(300)
+    w /= w.sum()
+    L = np.eye(6) + 0.3 * rng.normal(size=(6, 6))
+    prior_inv = np.eye(6)
+    by_pairs = _loss_grad_L(L.ravel(), V, w, prior_inv)
+    ends = (X, np.concatenate([a, c]), np.concatenate([b, d]), np.empty_like(V))
+    by_points = _loss_grad_L(L.ravel(), V, w, prior_inv, np.empty_like(V), ends)
+    assert by_points[0] == pytest.approx(by_pairs[0], rel=1e-12)
+    np.testing.assert_allclose(by_points[1], by_pairs[1], rtol=1e-9, atol=1e-12)
+    M_pairs, _ = lsml_metric(V[:300], V[300:], w, np.eye(6))
+    M_points, _ = lsml_metric(V[:300], V[300:], w, np.eye(6), ends=(X, (a, b, c, d)))
+    np.testing.assert_allclose(M_points, M_pairs, rtol=1e-6, atol=1e-8)

@@ -47,13 +47,15 @@ def lsml_objective(M: np.ndarray, vab: np.ndarray, vcd: np.ndarray, w: np.ndarra
 
 
 def _loss_grad_L(flat: np.ndarray, V: np.ndarray, w: np.ndarray, prior_inv: np.ndarray,
-                 buffer: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+                 buffer: np.ndarray | None = None, ends: tuple | None = None) -> tuple[float, np.ndarray]:
     """LSML's objective at ``M = L^T L`` and its gradient in L (flattened).
 
     ``V`` (2n, d) stacks the ``ab`` differences over the ``cd`` ones, so the residual
     term is one GEMM for the projections and one, over the violated comparisons only, for the gradient; one LU gives
     ``logdet L`` and ``L^-1``. ``buffer`` (2n, d), when given, holds the projections
-    (reusing it avoids fresh page faults on every evaluation).
+    (reusing it avoids fresh page faults on every evaluation). ``ends`` = (points (m, d),
+    first (2n,), second (2n,), scratch (2n, d)) with ``V = points[first] - points[second]``
+    projects the m points instead (``L v = L x - L x'``): cheaper when m < 2n.
     """
     d = prior_inv.shape[0]
     n = len(w)
@@ -63,7 +65,13 @@ def _loss_grad_L(flat: np.ndarray, V: np.ndarray, w: np.ndarray, prior_inv: np.n
     if not (diag > 0).all() or not np.isfinite(diag).all():
         return np.inf, np.zeros_like(flat)
     logdet = float(np.log(diag).sum())
-    A = np.matmul(V, L.T, out=buffer)
+    if ends is None:
+        A = np.matmul(V, L.T, out=buffer)
+    else:
+        points, first, second, scratch = ends
+        Z = points @ L.T
+        A = np.take(Z, first, axis=0, out=buffer)
+        A -= np.take(Z, second, axis=0, out=scratch)
     dist = np.sqrt(np.einsum("ij,ij->i", A, A))
     r = dist[:n] - dist[n:]
     bad = r > 0
@@ -79,11 +87,13 @@ def _loss_grad_L(flat: np.ndarray, V: np.ndarray, w: np.ndarray, prior_inv: np.n
 
 
 def lsml_metric(vab: np.ndarray, vcd: np.ndarray, weights: np.ndarray, M0: np.ndarray, *,
-                max_iter: int = 1000, tol: float = 1e-3) -> tuple[np.ndarray, int]:
+                max_iter: int = 1000, tol: float = 1e-3, ends: tuple | None = None) -> tuple[np.ndarray, int]:
     """Minimize LSML's objective from the prior M0 (d, d); returns M and the iterations used.
 
     ``vab``, ``vcd``: (n, d) differences of the two pairs of each quadruplet;
-    ``weights``: (n,), normalized to sum to 1. L-BFGS runs on a factor L of
+    ``weights``: (n,), normalized to sum to 1; ``ends`` = (points (m, d), (a, b, c, d)
+    index arrays) when ``vab = points[a] - points[b]`` and ``vcd = points[c] - points[d]``:
+    with fewer points than pair rows each evaluation projects the points, not the pairs. L-BFGS runs on a factor L of
     ``M = L^T L`` (started at the Cholesky factor of M0) with the analytic gradient; it
     stops when every gradient entry is below ``tol`` or the objective's relative change
     is below 1e-12. The result is never worse than the prior (compared on the values
@@ -95,9 +105,14 @@ def lsml_metric(vab: np.ndarray, vcd: np.ndarray, weights: np.ndarray, M0: np.nd
     V = np.concatenate([vab, vcd])
     first: list[float] = []
     buffer = np.empty_like(V)
+    by_points = None
+    if ends is not None and len(ends[0]) < len(V):
+        a, b, c, d = ends[1]
+        by_points = (np.ascontiguousarray(ends[0], dtype=np.float64), np.concatenate([a, c]),
+                     np.concatenate([b, d]), np.empty_like(V))
 
     def fun(flat: np.ndarray) -> tuple[float, np.ndarray]:
-        value, grad = _loss_grad_L(flat, V, w, prior_inv, buffer)
+        value, grad = _loss_grad_L(flat, V, w, prior_inv, buffer, by_points)
         if not first:
             first.append(value)
         return value, grad
@@ -115,9 +130,10 @@ class _BaseLSML(MahalanobisMixin):
     def _fit_quadruplets(self, quads: np.ndarray, weights: Any) -> None:
         self._fit_differences(quads[:, 0] - quads[:, 1], quads[:, 2] - quads[:, 3], weights, quads)
 
-    def _fit_differences(self, vab: np.ndarray, vcd: np.ndarray, weights: Any, points: np.ndarray) -> None:
+    def _fit_differences(self, vab: np.ndarray, vcd: np.ndarray, weights: Any, points: np.ndarray,
+                         ends: tuple | None = None) -> None:
         """Fit from the differences (n, d) of each quadruplet's pairs; ``points`` (m, d) or
-        the quadruplets (n, 4, d) give the prior."""
+        the quadruplets (n, 4, d) give the prior; ``ends`` as in :func:`lsml_metric`."""
         check_params(type(self).__name__, self.get_params(), _CONSTRAINTS)
         w = np.ones(len(vab)) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
         if w.shape[0] != len(vab) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
@@ -125,7 +141,7 @@ class _BaseLSML(MahalanobisMixin):
         M0 = prior_metric(points, self.prior, self.random_state, type(self).__name__)
         if np.linalg.eigvalsh(M0).min() <= 0:
             raise InputError(f"{type(self).__name__} needs a positive definite prior; use prior='identity'.")
-        M, self.n_iter_ = lsml_metric(vab, vcd, w, M0, max_iter=self.max_iter, tol=self.tol)
+        M, self.n_iter_ = lsml_metric(vab, vcd, w, M0, max_iter=self.max_iter, tol=self.tol, ends=ends)
         self.components_ = components_from_metric(M)
 
 
@@ -215,5 +231,5 @@ class LSML_Supervised(_BaseLSML, BaseEstimator):
         X, (a, b, c, d) = pairs_from_labels(self, X, y, self.n_constraints, self.random_state, same_length=True)
         # the quadruplets themselves are only needed for the covariance prior
         points = X[np.column_stack([a, b, c, d])] if isinstance(self.prior, str) and self.prior == "covariance" else X
-        self._fit_differences(X[a] - X[b], X[c] - X[d], self.weights, points)
+        self._fit_differences(X[a] - X[b], X[c] - X[d], self.weights, points, ends=(X, (a, b, c, d)))
         return self
