@@ -66,25 +66,24 @@ def pair_differences(X: np.ndarray, abcd: tuple[np.ndarray, ...], *, with_points
 def signed_scatter(X: np.ndarray, abcd: tuple[np.ndarray, ...]) -> np.ndarray:
     """``sum (x_a - x_b)(x_a - x_b)^T - sum (x_c - x_d)(x_c - x_d)^T``, shape (d, d).
 
-    With more pairs than distinct points it is ``X_u^T G X_u`` for the signed graph
-    Laplacian G of the pairs on the m distinct points X_u: an (m, d, d) GEMM instead
-    of an (n_pairs, d, d) one, and no difference array.
+    With more than twice as many pairs as rows of X it is ``X^T G X`` for the signed
+    graph Laplacian G of the pairs: an (m, d, d) GEMM instead of an (n_pairs, d, d)
+    one, and no difference array (digits, 4,000 pairs on 898 rows: 0.47 ms against
+    0.72 ms). Otherwise the sparse products cost more than they save (5,000 rows,
+    4,000 pairs: 1.5 ms against 0.55 ms) and the differences are used.
     """
     a, b, c, d = abcd
     n_pairs = len(a) + len(c)
-    used, inverse = np.unique(np.concatenate(abcd), return_inverse=True)
-    if len(used) >= n_pairs:
+    m = len(X)
+    if 2 * m >= n_pairs:
         diff = pair_differences(X, abcd, with_points=False)[0]
         return diff[:len(a)].T @ diff[:len(a)] - diff[len(a):].T @ diff[len(a):]
-    m = len(used)
-    ia, ib, ic, id_ = np.split(inverse, np.cumsum([len(a), len(b), len(c)]))
-    i, j = np.concatenate([ia, ic]), np.concatenate([ib, id_])  # rows of X_u: both ends of each pair
+    i, j = np.concatenate([a, c]), np.concatenate([b, d])
     w = np.concatenate([np.ones(len(a)), -np.ones(len(c))])
-    adjacency = sparse.coo_matrix((w, (i, j)), shape=(m, m)).tocsr()
+    adjacency = sparse.csr_matrix((w, (i, j)), shape=(m, m))
     degree = np.bincount(i, w, minlength=m) + np.bincount(j, w, minlength=m)
-    Xu = X[used]
-    GX = degree[:, None] * Xu - adjacency @ Xu - adjacency.T @ Xu
-    return Xu.T @ GX
+    GX = degree[:, None] * X - adjacency @ X - adjacency.T @ X
+    return X.T @ GX
 
 
 def wrap(X: np.ndarray, abcd: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
