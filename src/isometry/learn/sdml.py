@@ -24,6 +24,7 @@ positive definite (see :class:`SDML`), where metric-learn's default 0.5 does not
 
 from __future__ import annotations
 
+import functools
 import numbers
 import warnings
 from typing import Any
@@ -104,8 +105,14 @@ def _logdet_inverse(P: np.ndarray) -> tuple[float, np.ndarray] | None:
     inv, info = dpotri(chol, lower=False)
     if info != 0:
         return None
-    inv = np.triu(inv)
-    return 2.0 * float(np.log(np.diag(chol)).sum()), inv + np.triu(inv, 1).T
+    lower = _strict_lower(len(P))
+    inv[lower] = inv.T[lower]  # dpotri fills the upper triangle only
+    return 2.0 * float(np.log(np.diag(chol)).sum()), inv
+
+
+@functools.lru_cache(maxsize=8)
+def _strict_lower(d: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.tril_indices(d, -1)
 
 
 def graphical_lasso_admm(S: np.ndarray, alpha: float, *, rho: float = 1.0, max_iter: int = 2000,
