@@ -72,25 +72,25 @@ def graphical_lasso(S: np.ndarray, alpha: float, *, S_inv: np.ndarray | None = N
         return None, 0
     P = start[1] if S_inv is None else S_inv
     G = np.zeros_like(S)  # S - P^-1 vanishes at P = S^-1
-    value, step = float(np.sum(S * P) + start[0]), 1.0
+    value, step = float(np.vdot(S, P) + start[0]), 1.0
     for it in range(1, max_iter + 1):
         while True:  # backtracking on the smooth part tr(S P) - logdet P
             new = P - step * G
             diagonal = new.diagonal().copy()
-            new = np.sign(new) * np.maximum(np.abs(new) - step * alpha, 0.0)
+            new -= np.clip(new, -step * alpha, step * alpha)  # soft threshold
             np.fill_diagonal(new, diagonal)  # the diagonal is not penalized
             D = new - P
             factor = _logdet_inverse(new)
             if factor is not None:
-                new_value = float(np.sum(S * new) - factor[0])
-                if new_value <= value + np.sum(G * D) + np.sum(D * D) / (2.0 * step) + 1e-12 * abs(value):
+                new_value = float(np.vdot(S, new) - factor[0])
+                if new_value <= value + np.vdot(G, D) + np.vdot(D, D) / (2.0 * step) + 1e-12 * abs(value):
                     break
             step *= 0.5
             if step < 1e-12:
                 return None, it
         new_G = S - factor[1]
-        curvature = float(np.sum(D * (new_G - G)))
-        step = float(np.sum(D * D)) / curvature if curvature > 0 else 2.0 * step  # Barzilai-Borwein
+        curvature = float(np.vdot(D, new_G - G))
+        step = float(np.vdot(D, D)) / curvature if curvature > 0 else 2.0 * step  # Barzilai-Borwein
         P, G, value = new, new_G, new_value
         if np.abs(D).max() <= tol * np.abs(P).max():
             return (P + P.T) / 2.0, it
