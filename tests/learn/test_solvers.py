@@ -108,7 +108,7 @@ def test_lsml_projects_points_or_pairs_to_the_same_objective_and_gradient():
     prior_inv = np.eye(6)
     by_pairs = _loss_grad_L(L.ravel(), V, w, prior_inv)
     ends = (X, np.concatenate([a, c]), np.concatenate([b, d]), np.empty_like(V))
-    by_points = _loss_grad_L(L.ravel(), V, w, prior_inv, np.empty_like(V), ends)
+    by_points = _loss_grad_L(L.ravel(), V, w, prior_inv, np.empty_like(V), by_points=ends)
     assert by_points[0] == pytest.approx(by_pairs[0], rel=1e-12)
     np.testing.assert_allclose(by_points[1], by_pairs[1], rtol=1e-9, atol=1e-12)
     M_pairs, _ = lsml_metric(V[:300], V[300:], w, np.eye(6))

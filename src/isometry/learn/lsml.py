@@ -47,15 +47,15 @@ def lsml_objective(M: np.ndarray, vab: np.ndarray, vcd: np.ndarray, w: np.ndarra
 
 
 def _loss_grad_L(flat: np.ndarray, V: np.ndarray, w: np.ndarray, prior_inv: np.ndarray,
-                 buffer: np.ndarray | None = None, ends: tuple | None = None) -> tuple[float, np.ndarray]:
+                 buffer: np.ndarray | None = None, by_points: tuple | None = None) -> tuple[float, np.ndarray]:
     """LSML's objective at ``M = L^T L`` and its gradient in L (flattened).
 
     ``V`` (2n, d) stacks the ``ab`` differences over the ``cd`` ones, so the residual
     term is one GEMM for the projections and one, over the violated comparisons only, for the gradient; one LU gives
     ``logdet L`` and ``L^-1``. ``buffer`` (2n, d), when given, holds the projections
-    (reusing it avoids fresh page faults on every evaluation). ``ends`` = (points (m, d),
-    first (2n,), second (2n,), scratch (2n, d)) with ``V = points[first] - points[second]``
-    projects the m points instead (``L v = L x - L x'``): cheaper when m < 2n.
+    (reusing it avoids fresh page faults on every evaluation). ``by_points`` = (points
+    (m, d), first (2n,), second (2n,), scratch (2n, d)) with ``V = points[first] -
+    points[second]`` projects the m points instead (``L v = L x - L x'``): cheaper when m < 2n.
     """
     d = prior_inv.shape[0]
     n = len(w)
@@ -65,10 +65,10 @@ def _loss_grad_L(flat: np.ndarray, V: np.ndarray, w: np.ndarray, prior_inv: np.n
     if not (diag > 0).all() or not np.isfinite(diag).all():
         return np.inf, np.zeros_like(flat)
     logdet = float(np.log(diag).sum())
-    if ends is None:
+    if by_points is None:
         A = np.matmul(V, L.T, out=buffer)
     else:
-        points, first, second, scratch = ends
+        points, first, second, scratch = by_points
         Z = points @ L.T
         A = np.take(Z, first, axis=0, out=buffer)
         A -= np.take(Z, second, axis=0, out=scratch)
@@ -93,10 +93,10 @@ def lsml_metric(vab: np.ndarray, vcd: np.ndarray, weights: np.ndarray, M0: np.nd
     ``vab``, ``vcd``: (n, d) differences of the two pairs of each quadruplet;
     ``weights``: (n,), normalized to sum to 1; ``ends`` = (points (m, d), (a, b, c, d)
     index arrays) when ``vab = points[a] - points[b]`` and ``vcd = points[c] - points[d]``:
-    with fewer points than pair rows each evaluation projects the points, not the pairs. L-BFGS runs on a factor L of
-    ``M = L^T L`` (started at the Cholesky factor of M0) with the analytic gradient; it
-    stops when every gradient entry is below ``tol`` or the objective's relative change
-    is below 1e-12. The result is never worse than the prior (compared on the values
+    with fewer points than pair rows each evaluation projects the points, not the pairs.
+    L-BFGS runs on a factor L of ``M = L^T L`` (started at the Cholesky factor of M0)
+    with the analytic gradient; it stops when every gradient entry is below ``tol`` or
+    the objective's relative change is below 1e-12. The result is never worse than the prior (compared on the values
     L-BFGS computed, no extra evaluation).
     """
     w = weights / weights.sum()
