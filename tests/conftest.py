@@ -13,6 +13,15 @@ torch.set_num_threads(1)
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+@pytest.fixture(autouse=True)
+def _seeded_global_rngs():
+    """Every test starts from the same global torch / numpy state, whatever ran before it
+    on its worker (modules that draw their initial parameters, e.g. proxies, stay
+    deterministic under pytest-xdist)."""
+    torch.manual_seed(0)
+    np.random.seed(0)
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
