@@ -25,6 +25,7 @@ import statistics
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 from sklearn.datasets import load_digits, load_wine, make_classification
@@ -35,30 +36,12 @@ from sklearn.preprocessing import StandardScaler
 import isometry.learn as iso
 
 
-def patch_metric_learn():
-    import metric_learn
-    from sklearn.covariance._graph_lasso import _graphical_lasso
-    from sklearn.utils.validation import check_array, check_X_y
+# metric-learn 0.7 on this scikit-learn: the parity tests' runtime patch, never undone here
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "parity"))
+import metric_learn as ML  # noqa: E402
+from _metric_learn_patch import patch_metric_learn  # noqa: E402
 
-    def renamed(fn):
-        def wrapper(*args, **kwargs):
-            if "force_all_finite" in kwargs:
-                kwargs["ensure_all_finite"] = kwargs.pop("force_all_finite")
-            return fn(*args, **kwargs)
-        return wrapper
-
-    for name, mod in list(sys.modules.items()):
-        if name.startswith("metric_learn") and mod is not None:
-            if hasattr(mod, "check_array"):
-                mod.check_array = renamed(check_array)
-            if hasattr(mod, "check_X_y"):
-                mod.check_X_y = renamed(check_X_y)
-    sys.modules["metric_learn.sdml"].graphical_lasso = (
-        lambda emp_cov, alpha, cov_init=None, **kw: _graphical_lasso(emp_cov, alpha, **kw)[:2])
-    return metric_learn
-
-
-ML = patch_metric_learn()
+patch_metric_learn()
 from sklearn.neighbors import NeighborhoodComponentsAnalysis  # noqa: E402
 
 #: facts about the current training set that some rows need (set in main)

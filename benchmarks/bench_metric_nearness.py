@@ -17,9 +17,14 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import resource
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
+
+# the reference QP is shared with the tests
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "learn"))
 
 
 def noisy_matrix(n: int, seed: int = 0) -> np.ndarray:
@@ -53,16 +58,9 @@ def _isometry(n, queue):
 
 def _qp(n, queue):
     import cvxpy as cp
+    from _triangle_qp import triangle_qp
 
-    D = noisy_matrix(n)
-    iu, ju = np.triu_indices(n, 1)
-    E = np.zeros((n, n), dtype=int)
-    E[iu, ju] = E[ju, iu] = np.arange(len(iu))
-    I, J, K = np.meshgrid(np.arange(n), np.arange(n), np.arange(n), indexing="ij")
-    m = (I < J) & (K != I) & (K != J)
-    x = cp.Variable(len(iu))
-    prob = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(x - D[iu, ju])),
-                      [x[E[I[m], J[m]]] <= x[E[I[m], K[m]]] + x[E[K[m], J[m]]]])
+    prob = triangle_qp(noisy_matrix(n))
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t = time.perf_counter()
     prob.solve(solver=cp.CLARABEL)

@@ -9,6 +9,8 @@ from isometry.errors import InputError
 from isometry.learn import MetricNearness
 from isometry.learn.metric_nearness import metric_nearness
 
+from _triangle_qp import triangle_qp
+
 
 def _noisy(n, seed=0, noise=1.0):
     rng = np.random.default_rng(seed)
@@ -44,15 +46,7 @@ def test_uniform_random_dissimilarity():
 
 def _qp(D, W):
     cp = pytest.importorskip("cvxpy")
-    n = len(D)
-    iu, ju = np.triu_indices(n, 1)
-    E = np.zeros((n, n), dtype=int)
-    E[iu, ju] = E[ju, iu] = np.arange(len(iu))
-    I, J, K = np.meshgrid(np.arange(n), np.arange(n), np.arange(n), indexing="ij")
-    m = (I < J) & (K != I) & (K != J)
-    x = cp.Variable(len(iu))
-    cons = [x[E[I[m], J[m]]] <= x[E[I[m], K[m]]] + x[E[K[m], J[m]]]]
-    prob = cp.Problem(cp.Minimize(0.5 * cp.sum(cp.multiply(W[iu, ju], cp.square(x - D[iu, ju])))), cons)
+    prob = triangle_qp(D, W)
     prob.solve(solver=cp.CLARABEL)
     return prob.value
 
