@@ -84,6 +84,22 @@ def test_nca_loss_grad_equals_the_dense_softmax(scale, budget):
     np.testing.assert_allclose(grad, ref_grad, rtol=1e-9, atol=1e-10 * np.abs(ref_grad).max())
 
 
+@pytest.mark.parametrize("held", [1, 50, 1 << 22])
+def test_nca_sparse_products_over_any_number_of_blocks_agree(monkeypatch, held):
+    """Candidates are multiplied by Z per block (held=1), per few blocks, or all at once."""
+    from conftest import clustered
+    import isometry.learn.nca as nca_module
+
+    X, y = clustered(120, 6, 3, spread=1.0, seed=0)
+    X = np.asarray(X, dtype=np.float64)
+    L = np.random.default_rng(1).normal(size=(4, 6))
+    monkeypatch.setattr(nca_module, "_PENDING", held)
+    value, grad = nca_loss_grad(L, X, np.asarray(y), budget=2000)
+    ref_value, ref_grad = _nca_dense(L, X, np.asarray(y))
+    assert np.isclose(value, ref_value, rtol=1e-12)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-9, atol=1e-10 * np.abs(ref_grad).max())
+
+
 def test_nca_loss_grad_screens_in_float64_beyond_float32_range():
     X = np.random.default_rng(0).normal(size=(30, 3))
     y = np.arange(30) % 2

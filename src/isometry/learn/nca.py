@@ -16,7 +16,8 @@ stay in cache:
    than 1/30 of a block's entries are candidates, as in the first iterations, they
    come from a float64 GEMM instead, and later blocks skip the screen), then the
    softmax and ``W = P * (same - p_i)`` on them;
-3. gradient ``-2 Z^T (diag(r + c) - W - W^T) X`` through sparse products with W.
+3. gradient ``-2 Z^T (diag(r + c) - W - W^T) X`` through sparse products with W,
+   one pair for many blocks (up to ``_PENDING`` candidates held at a time).
 
 Up to 256 points (and no ``budget`` given) the whole (n, n) float64 softmax is
 formed instead, which is cheaper there. metric-learn forms the dense (n, n) softmax and two dense (n, n, k) float64 GEMMs per
@@ -50,6 +51,8 @@ _EPS32 = float(np.finfo(np.float32).eps)
 _DENSE_ROWS = 256
 #: candidates in at most 1 / _GATHER of a block's entries: gather their float64 logits
 _GATHER = 30
+#: candidates gathered before one pair of sparse products with W (about 100 MB)
+_PENDING = 1 << 22
 
 
 def _candidates(Z: torch.Tensor, sq: torch.Tensor, screen: tuple | None, s: int, e: int
@@ -69,14 +72,25 @@ def _candidates(Z: torch.Tensor, sq: torch.Tensor, screen: tuple | None, s: int,
         A = torch.addmm(neg_sq32, Z32[s:e], Z32T, alpha=2.0, out=buf[: e - s])
         A.diagonal(offset=s).fill_(-torch.inf)
         floor = torch.amax(A, dim=1) - (CUT + slack[s:e])
-        r, c = (A >= floor[:, None]).nonzero(as_tuple=True)
+        r, c = _at_least(A, floor)
         if len(r) * _GATHER <= (e - s) * n:
             return r, c, 2.0 * (Z[r + s] * Z[c]).sum(1) - sq[c], False
     exact = torch.addmm(-sq[None, :], Z[s:e], Z.T, alpha=2.0)  # dense block: one float64 GEMM
     exact.diagonal(offset=s).fill_(-torch.inf)
     floor = torch.amax(exact, dim=1) - CUT
-    r, c = (exact >= floor[:, None]).nonzero(as_tuple=True)
+    r, c = _at_least(exact, floor)
     return r, c, exact[r, c], True
+
+
+def _at_least(A: torch.Tensor, floor: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row and column of the entries of A (rows, n) at or above their row's floor (rows,).
+
+    numpy's compare and flat nonzero are several times faster here than torch's
+    ``nonzero`` on one thread (the mask is sparse).
+    """
+    flat = torch.from_numpy(np.flatnonzero(A.numpy() >= floor.numpy()[:, None]))
+    r = flat // A.shape[1]
+    return r, flat - r * A.shape[1]
 
 
 def _block_weights(logit: torch.Tensor, r: torch.Tensor, c: torch.Tensor, cls: torch.Tensor, s: int, rows: int
@@ -105,6 +119,19 @@ def _loss_grad_dense(Z: torch.Tensor, X: np.ndarray, codes: np.ndarray) -> tuple
     return float(p_i.sum()), -2.0 * G
 
 
+def _add_products(pending: list, first: int, stop: int, Zn: np.ndarray, rc: np.ndarray, WZ: np.ndarray) -> None:
+    """Add rows first:stop of W (``pending``: row-sorted (row - first, column, weight) parts)
+    to the row + column sums ``rc`` and to ``WZ = (W + W^T) Z``, in place."""
+    r, c, w = (np.concatenate(part) for part in zip(*pending))
+    n = Zn.shape[0]
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(r, minlength=stop - first))])
+    W = sparse.csr_matrix((w, c, indptr), shape=(stop - first, n))
+    rc[first:stop] += np.bincount(r, w, minlength=stop - first)
+    rc += np.bincount(c, w, minlength=n)
+    WZ[first:stop] += W @ Zn
+    WZ += W.T @ Zn[first:stop]
+
+
 def nca_loss_grad(L: np.ndarray, X: np.ndarray, codes: np.ndarray, *, budget: int | None = None
                   ) -> tuple[float, np.ndarray]:
     """NCA objective ``sum_i p_i`` (expected correct neighbours) and its gradient in L.
@@ -117,7 +144,7 @@ def nca_loss_grad(L: np.ndarray, X: np.ndarray, codes: np.ndarray, *, budget: in
         Class codes.
     budget : int, optional
         Bytes for the (rows, n) block buffers; default 2 MiB (a block that stays in
-        cache). Memory is O(block rows x n + candidates).
+        cache). Memory is O(block rows x n + min(candidates, 2^22)).
 
     Returns
     -------
@@ -149,6 +176,7 @@ def nca_loss_grad(L: np.ndarray, X: np.ndarray, codes: np.ndarray, *, budget: in
     cls = torch.from_numpy(np.asarray(codes, dtype=np.int64))
     Zn = Z.numpy()
     value, rc, WZ = 0.0, np.zeros(n), np.zeros_like(Zn)
+    pending, held, first = [], 0, 0  # candidates of rows first:s, multiplied by Z in one sparse product
     for s in range(0, n, step):
         e = min(n, s + step)
         r, c, logit, dense = _candidates(Z, sq, screen, s, e)
@@ -156,13 +184,11 @@ def nca_loss_grad(L: np.ndarray, X: np.ndarray, codes: np.ndarray, *, budget: in
             screen = None  # candidates are not sparse here: skip the float32 screen for the other blocks
         v, w = _block_weights(logit, r, c, cls, s, e - s)
         value += v
-        rn, cn = r.numpy(), c.numpy()
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(rn, minlength=e - s))])
-        W = sparse.csr_matrix((w, cn, indptr), shape=(e - s, n))
-        rc[s:e] += np.bincount(rn, w, minlength=e - s)
-        rc += np.bincount(cn, w, minlength=n)
-        WZ[s:e] += W @ Zn
-        WZ += W.T @ Zn[s:e]
+        pending.append((r.numpy() + (s - first), c.numpy(), w))
+        held += len(w)
+        if e == n or held > _PENDING:
+            _add_products(pending, first, e, Zn, rc, WZ)
+            pending, held, first = [], 0, e
     G = (Zn * rc[:, None] - WZ).T @ np.asarray(X, dtype=np.float64)
     return value, -2.0 * G
 
