@@ -53,9 +53,32 @@ _DENSE_ROWS = 256
 _GATHER = 30
 #: candidates gathered before one pair of sparse products with W (about 100 MB)
 _PENDING = 1 << 22
+#: candidate pairs whose float64 logits are formed together (two (_CHUNK, k) buffers)
+_CHUNK = 2048
 
 
-def _candidates(Z: torch.Tensor, sq: torch.Tensor, screen: tuple | None, s: int, e: int
+class _Workspace:
+    """Buffers shared by the blocks of one evaluation.
+
+    Fresh temporaries of a megabyte or more come from new pages each time; on the
+    digits set those page faults were 40 % of NCA's time.
+    """
+
+    def __init__(self, step: int, n: int, k: int) -> None:
+        self.step, self.n = step, n
+        self.mask = np.empty((step, n), dtype=bool)
+        self.left = torch.empty((_CHUNK, k), dtype=torch.float64)
+        self.right = torch.empty((_CHUNK, k), dtype=torch.float64)
+        self._block64: torch.Tensor | None = None
+
+    def block64(self, rows: int) -> torch.Tensor:
+        """A (rows, n) float64 buffer, made on first use (dense blocks only)."""
+        if self._block64 is None:
+            self._block64 = torch.empty((self.step, self.n), dtype=torch.float64)
+        return self._block64[:rows]
+
+
+def _candidates(Z: torch.Tensor, sq: torch.Tensor, screen: tuple | None, work: _Workspace, s: int, e: int
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, bool]:
     """Row (in the block), column and exact float64 logit of each candidate of rows s:e.
 
@@ -72,23 +95,36 @@ def _candidates(Z: torch.Tensor, sq: torch.Tensor, screen: tuple | None, s: int,
         A = torch.addmm(neg_sq32, Z32[s:e], Z32T, alpha=2.0, out=buf[: e - s])
         A.diagonal(offset=s).fill_(-torch.inf)
         floor = torch.amax(A, dim=1) - (CUT + slack[s:e])
-        r, c = _at_least(A, floor)
+        r, c = _at_least(A, floor, work.mask)
         if len(r) * _GATHER <= (e - s) * n:
-            return r, c, 2.0 * (Z[r + s] * Z[c]).sum(1) - sq[c], False
-    exact = torch.addmm(-sq[None, :], Z[s:e], Z.T, alpha=2.0)  # dense block: one float64 GEMM
+            return r, c, _pair_logits(Z, sq, r + s, c, work), False
+    exact = torch.addmm(-sq[None, :], Z[s:e], Z.T, alpha=2.0, out=work.block64(e - s))  # one float64 GEMM
     exact.diagonal(offset=s).fill_(-torch.inf)
     floor = torch.amax(exact, dim=1) - CUT
-    r, c = _at_least(exact, floor)
+    r, c = _at_least(exact, floor, work.mask)
     return r, c, exact[r, c], True
 
 
-def _at_least(A: torch.Tensor, floor: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _pair_logits(Z: torch.Tensor, sq: torch.Tensor, i: torch.Tensor, j: torch.Tensor, work: _Workspace
+                 ) -> torch.Tensor:
+    """``2 z_i.z_j - |z_j|^2`` for each index pair, formed _CHUNK pairs at a time in ``work``."""
+    out = torch.empty(len(i), dtype=Z.dtype)
+    for a in range(0, len(i), _CHUNK):
+        b = min(len(i), a + _CHUNK)
+        left = torch.index_select(Z, 0, i[a:b], out=work.left[: b - a])
+        right = torch.index_select(Z, 0, j[a:b], out=work.right[: b - a])
+        torch.sum(left.mul_(right), dim=1, out=out[a:b])
+    return out.mul_(2.0).sub_(sq.index_select(0, j))
+
+
+def _at_least(A: torch.Tensor, floor: torch.Tensor, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """Row and column of the entries of A (rows, n) at or above their row's floor (rows,).
 
-    numpy's compare and flat nonzero are several times faster here than torch's
-    ``nonzero`` on one thread (the mask is sparse).
+    ``mask`` is a (>= rows, n) bool buffer. numpy's compare and flat nonzero are several
+    times faster here than torch's ``nonzero`` on one thread (the mask is sparse).
     """
-    flat = torch.from_numpy(np.flatnonzero(A.numpy() >= floor.numpy()[:, None]))
+    hit = np.greater_equal(A.numpy(), floor.numpy()[:, None], out=mask[: A.shape[0]])
+    flat = torch.from_numpy(np.flatnonzero(hit))
     r = flat // A.shape[1]
     return r, flat - r * A.shape[1]
 
@@ -174,12 +210,13 @@ def nca_loss_grad(L: np.ndarray, X: np.ndarray, codes: np.ndarray, *, budget: in
     if not bool(torch.isfinite(screen[2]).all()):
         screen = None  # |z|^2 beyond float32: screen in float64
     cls = torch.from_numpy(np.asarray(codes, dtype=np.int64))
+    work = _Workspace(step, n, k)
     Zn = Z.numpy()
     value, rc, WZ = 0.0, np.zeros(n), np.zeros_like(Zn)
     pending, held, first = [], 0, 0  # candidates of rows first:s, multiplied by Z in one sparse product
     for s in range(0, n, step):
         e = min(n, s + step)
-        r, c, logit, dense = _candidates(Z, sq, screen, s, e)
+        r, c, logit, dense = _candidates(Z, sq, screen, work, s, e)
         if dense:
             screen = None  # candidates are not sparse here: skip the float32 screen for the other blocks
         v, w = _block_weights(logit, r, c, cls, s, e - s)
