@@ -135,7 +135,7 @@ def _block_weights(logit: torch.Tensor, r: torch.Tensor, c: torch.Tensor, cls: t
     top = torch.full((rows,), -torch.inf, dtype=logit.dtype).scatter_reduce_(0, r, logit, "amax")
     p = torch.exp(logit - top[r])
     p /= torch.zeros(rows, dtype=p.dtype).index_add_(0, r, p)[r]
-    same = (cls[c] == cls[r + s]).to(p.dtype)
+    same = (cls[c] == cls[s : s + rows][r]).to(p.dtype)
     p_i = torch.zeros(rows, dtype=p.dtype).index_add_(0, r, p * same)
     return float(p_i.sum()), (p * (same - p_i[r])).numpy()
 
@@ -156,14 +156,17 @@ def _loss_grad_dense(Z: torch.Tensor, X: np.ndarray, codes: np.ndarray) -> tuple
 
 
 def _add_products(pending: list, first: int, stop: int, Zn: np.ndarray, rc: np.ndarray, WZ: np.ndarray) -> None:
-    """Add rows first:stop of W (``pending``: row-sorted (row - first, column, weight) parts)
-    to the row + column sums ``rc`` and to ``WZ = (W + W^T) Z``, in place."""
-    r, c, w = (np.concatenate(part) for part in zip(*pending))
-    n = Zn.shape[0]
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(r, minlength=stop - first))])
-    W = sparse.csr_matrix((w, c, indptr), shape=(stop - first, n))
-    rc[first:stop] += np.bincount(r, w, minlength=stop - first)
-    rc += np.bincount(c, w, minlength=n)
+    """Add rows first:stop of W to ``WZ = (W + W^T) Z`` and its column sums to ``rc``, in place.
+
+    ``pending`` holds, block after block, (candidates per row, int32 columns, weights)
+    with each block's candidates sorted by row.
+    """
+    counts, c, w = (np.concatenate(part) for part in zip(*pending))
+    index = np.int32 if len(w) < 2**31 else np.int64  # scipy keeps int32 indices as they are
+    indptr = np.zeros(stop - first + 1, dtype=index)
+    np.cumsum(counts, out=indptr[1:])
+    W = sparse.csr_matrix((w, c.astype(index, copy=False), indptr), shape=(stop - first, Zn.shape[0]))
+    rc += np.bincount(c, w, minlength=Zn.shape[0])
     WZ[first:stop] += W @ Zn
     WZ += W.T @ Zn[first:stop]
 
@@ -221,7 +224,9 @@ def nca_loss_grad(L: np.ndarray, X: np.ndarray, codes: np.ndarray, *, budget: in
             screen = None  # candidates are not sparse here: skip the float32 screen for the other blocks
         v, w = _block_weights(logit, r, c, cls, s, e - s)
         value += v
-        pending.append((r.numpy() + (s - first), c.numpy(), w))
+        rn = r.numpy()
+        rc[s:e] += np.bincount(rn, w, minlength=e - s)
+        pending.append((np.bincount(rn, minlength=e - s), c.numpy().astype(np.int32), w))
         held += len(w)
         if e == n or held > _PENDING:
             _add_products(pending, first, e, Zn, rc, WZ)
