@@ -70,8 +70,10 @@ def _loss_grad_L(flat: np.ndarray, V: np.ndarray, w: np.ndarray, prior_inv: np.n
     else:
         points, first, second, scratch = by_points
         Z = points @ L.T
-        A = np.take(Z, first, axis=0, out=buffer)
-        A -= np.take(Z, second, axis=0, out=scratch)
+        # mode="clip": indices are valid by construction, and the default ("raise") with
+        # ``out`` copies the result through a temporary (3.5x slower on digits)
+        A = np.take(Z, first, axis=0, out=buffer, mode="clip")
+        A -= np.take(Z, second, axis=0, out=scratch, mode="clip")
     dist = np.sqrt(np.einsum("ij,ij->i", A, A))
     r = dist[:n] - dist[n:]
     bad = r > 0
