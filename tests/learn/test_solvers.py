@@ -130,3 +130,35 @@ def test_lsml_projects_points_or_pairs_to_the_same_objective_and_gradient():
     M_pairs, _ = lsml_metric(V[:300], V[300:], w, np.eye(6))
     M_points, _ = lsml_metric(V[:300], V[300:], w, np.eye(6), ends=(X, (a, b, c, d)))
     np.testing.assert_allclose(M_points, M_pairs, rtol=1e-6, atol=1e-8)
+
+
+def test_scratch_hands_back_the_same_array_only_for_the_same_shape_and_dtype():
+    from isometry.learn._scratch import Scratch
+
+    scratch = Scratch()
+    a = scratch.get("block", (3, 4), np.float32)
+    assert scratch.get("block", (3, 4), np.float32) is a
+    assert scratch.get("block", (3, 5), np.float32) is not a
+    b = scratch.get("block", (3, 5), np.float32)
+    assert scratch.get("block", (3, 5), np.float64).dtype == np.float64 and scratch.get("other", (3, 5), np.float32) is not b
+
+
+def test_lmnn_evaluations_sharing_scratch_match_fresh_ones():
+    """The same work arrays across evaluations of different sizes leave no trace in the results."""
+    from conftest import clustered
+    from isometry.learn._scratch import Scratch
+    from isometry.learn.lmnn import lmnn_loss_grad, target_neighbors
+
+    scratch = Scratch()
+    rng = np.random.default_rng(0)
+    for n, scale in ((90, 1.0), (60, 3.0), (90, 0.5)):
+        X, y = clustered(n, 5, 3, spread=1.5, seed=n)
+        X = np.asarray(X, dtype=np.float64)
+        codes = np.unique(y, return_inverse=True)[1]
+        targets = target_neighbors(X, codes, 3)
+        L = scale * rng.normal(size=(5, 5))
+        shared = lmnn_loss_grad(L, X, codes, targets, 0.5, scratch=scratch)
+        fresh = lmnn_loss_grad(L, X, codes, targets, 0.5)
+        assert shared[0] == fresh[0] and shared[2] == fresh[2]
+        np.testing.assert_array_equal(shared[1], fresh[1])
+

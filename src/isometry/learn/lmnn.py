@@ -39,8 +39,12 @@ from .._backend import rows_per_block
 from ..distances import knn
 from ._base import MahalanobisMixin, check_supervised
 from ._init import check_n_components, initial_components
+from ._scratch import Scratch
 
 __all__ = ["LMNN", "lmnn_loss_grad", "target_neighbors", "find_impostors"]
+
+#: candidate pairs whose exact distances are formed together (two (_PAIRS, k) buffers, 2 MiB each at k = 64)
+_PAIRS = 4096
 
 
 def target_neighbors(X: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
@@ -72,15 +76,16 @@ def find_impostors(Z: np.ndarray, codes: np.ndarray, radius: np.ndarray, *, star
     return imp_i, imp_l, 0
 
 
-def impostors_dense(Z: np.ndarray, codes: np.ndarray, radius: np.ndarray, *, budget: int | None = None
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def impostors_dense(Z: np.ndarray, codes: np.ndarray, radius: np.ndarray, *, budget: int | None = None,
+                    scratch: Scratch | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The dense search of :func:`find_impostors`: rows i (P,), impostors l (P,) and their
     squared distances (P,), sorted by i.
 
     Row blocks of about ``budget`` bytes (default 2 MiB, cache-sized) are screened with a
     float32 GEMM against the radius widened by a bound on the float32 rounding; the
     candidates' distances are then computed exactly (float64 differences) and checked
-    against the radius itself, so the result is the float64 range search's.
+    against the radius itself, so the result is the float64 range search's. ``scratch``
+    keeps the block buffers from one call to the next.
     """
     n, k = Z.shape
     sq = np.einsum("ij,ij->i", Z, Z)
@@ -92,24 +97,40 @@ def impostors_dense(Z: np.ndarray, codes: np.ndarray, radius: np.ndarray, *, bud
     eps32 = float(np.finfo(np.float32).eps)
     threshold = (0.5 * (radius - sq) + 4.0 * k * eps32 * (sq + sq.max()) + 1e-30).astype(np.float32)
     step = rows_per_block(n, 4 + 1 + 1, budget=2 << 20 if budget is None else budget, minimum=1, maximum=n)
-    buf = np.empty((step, n), dtype=np.float32)
+    scratch = Scratch() if scratch is None else scratch
+    buf = scratch.get("block", (step, n), np.float32)
+    hit_buf, other_buf = scratch.get("hits", (2, step, n), bool)
+    pair_buf = scratch.get("pairs", (2, _PAIRS, k), np.float64)
     found_i, found_l, found_d = [], [], []
     for s in range(0, n, step):
         e = min(n, s + step)
         T = np.matmul(Z32[s:e], Z32T, out=buf[: e - s])
         np.subtract(half_sq32[None, :], T, out=T)
-        hit = T < threshold[s:e, None]
-        hit &= codes[s:e, None] != codes[None, :]
+        hit = np.less(T, threshold[s:e, None], out=hit_buf[: e - s])
+        hit &= np.not_equal(codes[s:e, None], codes[None, :], out=other_buf[: e - s])
         rows, cols = (v.numpy() for v in torch.from_numpy(hit).nonzero(as_tuple=True))  # torch's is faster
         rows = rows + s
-        diff = Z[rows] - Z[cols]
-        dist = np.einsum("ij,ij->i", diff, diff)
+        dist = _pair_sq_distances(Z, rows, cols, pair_buf)
         keep = dist < radius[rows]
         found_i.append(rows[keep])
         found_l.append(cols[keep])
         found_d.append(dist[keep])
     return (np.concatenate(found_i).astype(np.int64), np.concatenate(found_l).astype(np.int64),
             np.concatenate(found_d))
+
+
+def _pair_sq_distances(Z: np.ndarray, rows: np.ndarray, cols: np.ndarray, buffers: np.ndarray) -> np.ndarray:
+    """``||z_row - z_col||^2`` (float64 differences) for each pair, through ``buffers``
+    (2, chunk, k) a chunk of pairs at a time."""
+    out = np.empty(len(rows))
+    left, right = buffers
+    for a in range(0, len(rows), len(left)):
+        b = min(len(rows), a + len(left))
+        # mode="clip": the indices are valid; the default copies through a temporary
+        diff = np.take(Z, rows[a:b], axis=0, out=left[: b - a], mode="clip")
+        diff -= np.take(Z, cols[a:b], axis=0, out=right[: b - a], mode="clip")
+        np.einsum("ij,ij->i", diff, diff, out=out[a:b])
+    return out
 
 
 def _impostors_knn(Z: np.ndarray, codes: np.ndarray, radius: np.ndarray, start_k: int
@@ -139,7 +160,7 @@ def _impostors_knn(Z: np.ndarray, codes: np.ndarray, radius: np.ndarray, start_k
 
 
 def lmnn_loss_grad(L: np.ndarray, X: np.ndarray, codes: np.ndarray, targets: np.ndarray,
-                   regularization: float) -> tuple[float, np.ndarray, int]:
+                   regularization: float, *, scratch: Scratch | None = None) -> tuple[float, np.ndarray, int]:
     """LMNN objective, its gradient in L (k, d), and the number of active triplets.
 
     Parameters
@@ -150,13 +171,18 @@ def lmnn_loss_grad(L: np.ndarray, X: np.ndarray, codes: np.ndarray, targets: np.
     targets : ndarray of int, shape (n, n_neighbors)
     regularization : float
         Weight of the pull term; the push (hinge) term has weight ``1 - regularization``.
+    scratch : Scratch, optional
+        Work arrays kept from one evaluation to the next (an optimizer passes the same one).
     """
     n = X.shape[0]
+    scratch = Scratch() if scratch is None else scratch
     Z = X @ L.T
-    to_target = Z[:, None, :] - Z[targets]
+    to_target = np.take(Z, targets, axis=0, out=scratch.get("targets", targets.shape + Z.shape[1:], Z.dtype),
+                        mode="clip")  # valid indices; the default mode copies through a temporary
+    np.subtract(Z[:, None, :], to_target, out=to_target)
     dt = np.einsum("ijk,ijk->ij", to_target, to_target)
     radius = 1.0 + dt.max(axis=1)
-    imp_i, imp_l, dil = impostors_dense(Z, codes, radius)
+    imp_i, imp_l, dil = impostors_dense(Z, codes, radius, scratch=scratch)
     margin = 1.0 + dt[imp_i] - dil[:, None]  # (P, n_neighbors)
     active = margin > 0
     value = regularization * dt.sum() + (1.0 - regularization) * margin[active].sum()
@@ -255,9 +281,10 @@ class LMNN(MahalanobisMixin, BaseEstimator):
         targets = target_neighbors(X, codes, self.n_neighbors)
         d = X.shape[1]
         reg = float(self.regularization)
+        scratch = Scratch()
 
         def fun(flat: np.ndarray) -> tuple[float, np.ndarray]:
-            value, grad, _ = lmnn_loss_grad(flat.reshape(-1, d), X, codes, targets, reg)
+            value, grad, _ = lmnn_loss_grad(flat.reshape(-1, d), X, codes, targets, reg, scratch=scratch)
             return value, grad.ravel()
 
         result = minimize(fun, L0.ravel(), jac=True, method="L-BFGS-B",
