@@ -162,3 +162,20 @@ def test_lmnn_evaluations_sharing_scratch_match_fresh_ones():
         assert shared[0] == fresh[0] and shared[2] == fresh[2]
         np.testing.assert_array_equal(shared[1], fresh[1])
 
+
+
+def test_components_from_metric_is_the_cholesky_factor_when_positive_definite():
+    from isometry.errors import InputError
+    from isometry.learn import components_from_metric
+
+    A = np.random.default_rng(0).normal(size=(5, 5))
+    M = A @ A.T + 0.1 * np.eye(5)
+    L = components_from_metric(M)
+    np.testing.assert_allclose(L, np.linalg.cholesky(M).T)  # metric-learn's factor
+    np.testing.assert_allclose(L.T @ L, M, rtol=1e-12, atol=1e-12)
+    singular = A[:, :2] @ A[:, :2].T  # rank 2: no Cholesky factor, eigenpairs instead
+    L = components_from_metric(singular)
+    np.testing.assert_allclose(L.T @ L, singular, atol=1e-12)
+    assert np.allclose(L[2:], 0.0, atol=1e-7)  # largest eigenvalue first, the null rows last
+    with pytest.raises(InputError):
+        components_from_metric(-M)
