@@ -133,7 +133,7 @@ def test_lsml_projects_points_or_pairs_to_the_same_objective_and_gradient():
 
 
 def test_scratch_hands_back_the_same_array_only_for_the_same_shape_and_dtype():
-    from isometry.learn._scratch import Scratch
+    from isometry.learn._blockwork import Scratch
 
     scratch = Scratch()
     a = scratch.get("block", (3, 4), np.float32)
@@ -146,7 +146,7 @@ def test_scratch_hands_back_the_same_array_only_for_the_same_shape_and_dtype():
 def test_lmnn_evaluations_sharing_scratch_match_fresh_ones():
     """The same work arrays across evaluations of different sizes leave no trace in the results."""
     from conftest import clustered
-    from isometry.learn._scratch import Scratch
+    from isometry.learn._blockwork import Scratch
     from isometry.learn.lmnn import lmnn_loss_grad, target_neighbors
 
     scratch = Scratch()
@@ -179,3 +179,31 @@ def test_components_from_metric_is_the_cholesky_factor_when_positive_definite():
     assert np.allclose(L[2:], 0.0, atol=1e-7)  # largest eigenvalue first, the null rows last
     with pytest.raises(InputError):
         components_from_metric(-M)
+
+
+def test_true_rows_cols_lists_a_masks_entries_in_row_major_order():
+    from isometry.learn._blockwork import true_rows_cols
+
+    mask = np.random.default_rng(0).random((7, 13)) < 0.2
+    rows, cols = true_rows_cols(mask)
+    np.testing.assert_array_equal(rows, np.nonzero(mask)[0])
+    np.testing.assert_array_equal(cols, np.nonzero(mask)[1])
+    empty = true_rows_cols(np.zeros((3, 4), dtype=bool))
+    assert empty[0].size == 0 and empty[1].size == 0
+
+
+def test_nca_evaluations_sharing_scratch_match_fresh_ones():
+    """Different sizes, scales (screened and float64 blocks) and budgets through one Scratch."""
+    from conftest import clustered
+    from isometry.learn._blockwork import Scratch
+
+    scratch = Scratch()
+    rng = np.random.default_rng(0)
+    for n, scale, budget in ((300, 1.0, None), (300, 0.2, None), (280, 3.0, 5000), (300, 1.0, None)):
+        X, y = clustered(n, 6, 3, spread=1.0, seed=n)
+        X = np.asarray(X, dtype=np.float64)
+        L = scale * rng.normal(size=(4, 6))
+        shared = nca_loss_grad(L, X, np.asarray(y), budget=budget, scratch=scratch)
+        fresh = nca_loss_grad(L, X, np.asarray(y), budget=budget)
+        assert shared[0] == fresh[0]
+        np.testing.assert_array_equal(shared[1], fresh[1])

@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 from scipy.optimize import minimize
 from sklearn.base import BaseEstimator
 
@@ -39,7 +38,7 @@ from .._backend import rows_per_block
 from ..distances import knn
 from ._base import MahalanobisMixin, check_supervised
 from ._init import check_n_components, initial_components
-from ._scratch import Scratch
+from ._blockwork import Scratch, true_rows_cols
 
 __all__ = ["LMNN", "lmnn_loss_grad", "target_neighbors", "find_impostors"]
 
@@ -108,8 +107,8 @@ def impostors_dense(Z: np.ndarray, codes: np.ndarray, radius: np.ndarray, *, bud
         np.subtract(half_sq32[None, :], T, out=T)
         hit = np.less(T, threshold[s:e, None], out=hit_buf[: e - s])
         hit &= np.not_equal(codes[s:e, None], codes[None, :], out=other_buf[: e - s])
-        rows, cols = (v.numpy() for v in torch.from_numpy(hit).nonzero(as_tuple=True))  # torch's is faster
-        rows = rows + s
+        rows, cols = true_rows_cols(hit)
+        rows += s
         dist = _pair_sq_distances(Z, rows, cols, pair_buf)
         keep = dist < radius[rows]
         found_i.append(rows[keep])

