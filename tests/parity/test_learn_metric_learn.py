@@ -145,3 +145,12 @@ def test_supervised_pairs_use_their_own_draws_but_same_api(metric_learn, data):
     assert a.transform(X).shape == b.transform(X).shape
     deprecated = {"num_constraints", "convergence_threshold"}  # deprecated aliases, not carried over
     assert set(iso.ITML_Supervised().get_params()) == set(b.get_params()) - deprecated
+
+
+def test_components_from_metric_matches_metric_learns_factor(metric_learn):
+    """Same M -> same components_ (metric-learn's Cholesky convention) when M is positive definite."""
+    from metric_learn._util import components_from_metric as ml_components
+
+    A = np.random.default_rng(4).normal(size=(6, 6))
+    M = A @ A.T + 0.05 * np.eye(6)
+    np.testing.assert_allclose(iso.components_from_metric(M), ml_components(M), rtol=1e-12, atol=1e-12)
