@@ -1,4 +1,4 @@
-"""Work shared by the blocked solvers: reusable arrays and the positions in a mask."""
+"""Work shared by the iterative solvers: reusable arrays and the positions in a mask."""
 
 from __future__ import annotations
 

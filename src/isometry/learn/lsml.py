@@ -29,6 +29,7 @@ from sklearn.base import BaseEstimator
 from .._validate import Interval, Options, check_params
 from ..errors import InputError
 from ._base import MahalanobisMixin, QuadrupletsClassifierMixin, components_from_metric
+from ._blockwork import Scratch
 from ._init import prior_metric
 from ._weak import pairs_from_labels
 
@@ -47,15 +48,15 @@ def lsml_objective(M: np.ndarray, vab: np.ndarray, vcd: np.ndarray, w: np.ndarra
 
 
 def _loss_grad_L(flat: np.ndarray, V: np.ndarray, w: np.ndarray, prior_inv: np.ndarray,
-                 buffer: np.ndarray | None = None, by_points: tuple | None = None) -> tuple[float, np.ndarray]:
+                 scratch: Scratch | None = None, by_points: tuple | None = None) -> tuple[float, np.ndarray]:
     """LSML's objective at ``M = L^T L`` and its gradient in L (flattened).
 
     ``V`` (2n, d) stacks the ``ab`` differences over the ``cd`` ones, so the residual
     term is one GEMM for the projections and one, over the violated comparisons only, for the gradient; one LU gives
-    ``logdet L`` and ``L^-1``. ``buffer`` (2n, d), when given, holds the projections
-    (reusing it avoids fresh page faults on every evaluation). ``by_points`` = (points
-    (m, d), first (2n,), second (2n,), scratch (2n, d)) with ``V = points[first] -
-    points[second]`` projects the m points instead (``L v = L x - L x'``): cheaper when m < 2n.
+    ``logdet L`` and ``L^-1``. ``scratch`` holds the (2n, d) projections from one
+    evaluation to the next. ``by_points`` = (points (m, d), first (2n,), second (2n,))
+    with ``V = points[first] - points[second]`` projects the m points instead
+    (``L v = L x - L x'``): cheaper when m < 2n.
     """
     d = prior_inv.shape[0]
     n = len(w)
@@ -65,15 +66,17 @@ def _loss_grad_L(flat: np.ndarray, V: np.ndarray, w: np.ndarray, prior_inv: np.n
     if not (diag > 0).all() or not np.isfinite(diag).all():
         return np.inf, np.zeros_like(flat)
     logdet = float(np.log(diag).sum())
+    scratch = Scratch() if scratch is None else scratch
+    A = scratch.get("projections", V.shape, np.float64)
     if by_points is None:
-        A = np.matmul(V, L.T, out=buffer)
+        np.matmul(V, L.T, out=A)
     else:
-        points, first, second, scratch = by_points
+        points, first, second = by_points
         Z = points @ L.T
         # mode="clip": indices are valid by construction, and the default ("raise") with
         # ``out`` copies the result through a temporary (3.5x slower on digits)
-        A = np.take(Z, first, axis=0, out=buffer, mode="clip")
-        A -= np.take(Z, second, axis=0, out=scratch, mode="clip")
+        np.take(Z, first, axis=0, out=A, mode="clip")
+        A -= np.take(Z, second, axis=0, out=scratch.get("second ends", V.shape, np.float64), mode="clip")
     dist = np.sqrt(np.einsum("ij,ij->i", A, A))
     r = dist[:n] - dist[n:]
     bad = r > 0
@@ -106,15 +109,14 @@ def lsml_metric(vab: np.ndarray, vcd: np.ndarray, weights: np.ndarray, M0: np.nd
     L0 = np.linalg.cholesky(M0).T
     V = np.concatenate([vab, vcd])
     first: list[float] = []
-    buffer = np.empty_like(V)
+    scratch = Scratch()
     by_points = None
     if ends is not None and len(ends[0]) < len(V):
         a, b, c, d = ends[1]
-        by_points = (np.ascontiguousarray(ends[0], dtype=np.float64), np.concatenate([a, c]),
-                     np.concatenate([b, d]), np.empty_like(V))
+        by_points = (np.ascontiguousarray(ends[0], dtype=np.float64), np.concatenate([a, c]), np.concatenate([b, d]))
 
     def fun(flat: np.ndarray) -> tuple[float, np.ndarray]:
-        value, grad = _loss_grad_L(flat, V, w, prior_inv, buffer, by_points)
+        value, grad = _loss_grad_L(flat, V, w, prior_inv, scratch, by_points)
         if not first:
             first.append(value)
         return value, grad
