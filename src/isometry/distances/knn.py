@@ -31,6 +31,7 @@ from .._validate import check_embeddings, check_param, check_same_width, Interva
 from ..errors import InputError
 from . import DISTANCES
 from ._functions import normalize
+from ._selfsearch import SelfSearch, self_search_usable
 
 try:  # faiss is optional at import time
     import faiss  # type: ignore
@@ -97,6 +98,8 @@ def knn(
         ``auto`` uses faiss for float32 CPU input when importable.
     budget : int, optional
         Bytes for one block of distances (default ``isometry._backend.DEFAULT_MEMORY_BUDGET``).
+        When the queries are the references and the symmetric search applies (see
+        Notes), it bounds that search's lists instead (default 2 GiB).
     progress : bool, optional
         Show a progress bar; by default only for large searches on a terminal.
 
@@ -105,6 +108,14 @@ def knn(
     KNNResult
         ``distances`` (n, k) in the chosen distance (similarity values for
         similarities) and ``indices`` (n, k) int64 into the reference.
+
+    Notes
+    -----
+    A float32 CPU set searched against itself (``reference=None``, ``backend="auto"``,
+    not ``dot``) of at least 32,768 rows uses a symmetric search when the optional C
+    extension is built: each pair's distance is computed once and offered to both rows
+    (:mod:`isometry.distances._selfsearch`), half of faiss's GEMM. Results equal faiss's
+    up to the order of distances equal to float32 rounding.
 
     Examples
     --------
@@ -163,9 +174,13 @@ def iter_knn(
             + (" (each query's own row is excluded)." if exclude_self else ".")
         )
     use_faiss = _choose_faiss(queries, reference, backend)
-    search = _FaissSearch if use_faiss else _TorchSearch
-    engine = search(reference, distance, budget)
     n = queries.shape[0]
+    if use_faiss and backend == "auto" and exclude_self and n == m and distance != "dot" \
+            and self_search_usable(n, k, memory=budget):
+        search = _SelfSearch  # queries are the references: half the distance matrix
+    else:
+        search = _FaissSearch if use_faiss else _TorchSearch
+    engine = search(reference, distance, budget)
     step = engine.block_rows(k + int(exclude_self))
     if progress is None:
         progress = float(n) * m > _PROGRESS_WORK
@@ -179,6 +194,7 @@ def iter_knn(
             yield start, stop, dist, idx
     finally:
         bar.close()
+        getattr(engine, "close", lambda: None)()
 
 
 def _choose_faiss(queries: Any, reference: Any, backend: str) -> bool:
@@ -289,6 +305,28 @@ class _FaissSearch:
         if self.distance in ("euclidean", "sqeuclidean"):
             raw = -raw  # faiss returns squared L2; turn into "larger is closer" scores
         return _scores_to_distances(raw, self.distance), idx.to(self.out_device)
+
+
+class _SelfSearch:
+    """Queries are the references (float32 on the CPU, a faiss-sized search):
+    :class:`~isometry.distances._selfsearch.SelfSearch` on half the distance matrix."""
+
+    def __init__(self, reference: Any, distance: str, budget: int | None) -> None:
+        ref = _load_rows(reference, torch.float32, torch.device("cpu")).numpy()
+        self.l2 = distance in ("euclidean", "sqeuclidean")
+        if not self.l2:  # cosine orders: unit rows, inner products
+            ref = ref / np.maximum(np.linalg.norm(ref, axis=1, keepdims=True), 1e-12)
+        self.distance = distance
+        self.engine = SelfSearch(ref, inner_product=not self.l2)
+        self.out_device = device_of(reference)
+
+    def block_rows(self, k: int) -> int:
+        return self.engine.block
+
+    def search(self, q_rows: Any, start: int, k: int, exclude_self: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        values, idx = self.engine.rows(start, start + q_rows.shape[0], k)
+        scores = -values if self.l2 else -0.5 * values  # values: |x|^2 + |y|^2 - 2 x.y, or -2 x.y
+        return _scores_to_distances(scores, self.distance), idx.to(self.out_device)
 
 
 def _drop_own(raw: torch.Tensor, idx: torch.Tensor, start: int, k: int) -> tuple[torch.Tensor, torch.Tensor]:
