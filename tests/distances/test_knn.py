@@ -102,3 +102,21 @@ def test_million_row_memmap_stays_within_budget(tmp_path):
     grown_gb = float(out.stdout.strip().splitlines()[-1])
     # The reference copy is 0.5 GB (plus faiss's own 0.5 GB copy); an n x n float32 matrix would be 4 TB.
     assert grown_gb < 2.5
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_tie_ordering_short_and_long_runs(descending):
+    """Runs of equal distances of every length (long ones take the re-sort) end in index order."""
+    from isometry.distances.knn import _order_ties
+
+    r = np.random.default_rng(3)
+    for _ in range(60):
+        n, k = int(r.integers(1, 30)), int(r.integers(2, 50))
+        values = r.integers(0, int(r.integers(1, 25)), size=(n, k)).astype(np.float32)
+        values = -np.sort(-values, axis=1) if descending else np.sort(values, axis=1)
+        idx = np.stack([r.permutation(500)[:k] for _ in range(n)])
+        dist, out = _order_ties(torch.from_numpy(values), torch.from_numpy(idx), descending=descending)
+        key = -values if descending else values
+        want = np.stack([row[np.lexsort((row, kk))] for row, kk in zip(idx, key)])
+        np.testing.assert_array_equal(out.numpy(), want)
+        np.testing.assert_array_equal(dist.numpy(), values)

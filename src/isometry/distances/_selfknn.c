@@ -42,8 +42,8 @@ static float select_k(float *d, int32_t *ix, int n, int k) {
     return top;
 }
 
-static inline void offer(int64_t row, float v, int32_t id, float *thr, float *rd, int32_t *ri, int32_t *cnt,
-                         int cap, int k) {
+static inline void offer(int64_t row, float v, int32_t id, float *restrict thr, float *restrict rd,
+                         int32_t *restrict ri, int32_t *restrict cnt, int cap, int k) {
     if (!(v < thr[row])) return;
     int64_t base = row * (int64_t)cap;
     int c = cnt[row];
@@ -57,8 +57,8 @@ static inline void offer(int64_t row, float v, int32_t id, float *thr, float *rd
     cnt[row] = c + 1;
 }
 
-static inline void offer_flagged(uint8_t f, float v, int64_t row, int64_t col, float *thr, float *rd, int32_t *ri,
-                                 int32_t *cnt, int cap, int k) {
+static inline void offer_flagged(uint8_t f, float v, int64_t row, int64_t col, float *restrict thr,
+                                 float *restrict rd, int32_t *restrict ri, int32_t *restrict cnt, int cap, int k) {
     if (f & 1) offer(row, v, (int32_t)col, thr, rd, ri, cnt, cap, k);
     if (f & 2) offer(col, v, (int32_t)row, thr, rd, ri, cnt, cap, k);
 }
@@ -68,9 +68,10 @@ static inline void offer_flagged(uint8_t f, float v, int64_t row, int64_t col, f
  * a, b: the rows' and columns' squared norms (zeros for inner-product order). dbuf (nc floats)
  * and fbuf (nc bytes) are scratch. */
 ISO_CLONES
-void iso_scan(const float *S, int64_t ld, int nr, int nc, int64_t r0, int64_t c0, const float *a,
-              const float *b, float *thr, float *rd, int32_t *ri, int32_t *cnt, int cap, int k, float *dbuf,
-              uint8_t *fbuf) {
+void iso_scan(const float *restrict S, int64_t ld, int nr, int nc, int64_t r0, int64_t c0,
+              const float *restrict a, const float *restrict b, float *restrict thr, float *restrict rd,
+              int32_t *restrict ri, int32_t *restrict cnt, int cap, int k, float *restrict dbuf,
+              uint8_t *restrict fbuf) {
     const float *tc = thr + c0;
     for (int i = 0; i < nr; i++) {
         const float *s = S + (int64_t)i * ld;

@@ -149,12 +149,12 @@ class SelfSearch:
             e = min(n, s + step)
             D = np.matmul(self.X[s:e], ST, out=buf[: e - s])
             D *= -2.0
-            D += self.a[sample][None, :]
-            D += self.a[s:e, None]
+            D += self.a[sample][None, :]  # |x_s|^2 - 2 x_i.x_s; |x_i|^2 is added after the selection
             own = own_col[s:e]
             rows = np.flatnonzero(own >= 0)
             D[rows, own[rows]] = np.inf
-            thr[s:e] = torch.topk(torch.from_numpy(D), q, dim=1, largest=False, sorted=True).values[:, -1].numpy()
+            kth = torch.topk(torch.from_numpy(D), q, dim=1, largest=False, sorted=True).values[:, -1].numpy()
+            thr[s:e] = kth + self.a[s:e]
         return thr
 
     def _scan(self, S: np.ndarray, r0: int, c0: int) -> None:

@@ -212,22 +212,49 @@ def _choose_faiss(queries: Any, reference: Any, backend: str) -> bool:
 def _order_ties(dist: torch.Tensor, idx: torch.Tensor, *, descending: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """Order equal distances by index within rows already sorted by distance.
 
-    Only rows holding a tie are re-sorted (stable sort on sorted indices), so the
-    common tie-free block costs one comparison pass.
+    Only rows holding a tie are touched. Tie groups are short in real data (pairs, made
+    by float32 rounding), so a few passes of odd-even transposition (swap neighbours that
+    are tied and out of index order) settle them; rows still unsettled after
+    ``_TIE_PASSES`` passes (long runs of equal distances, e.g. duplicated points) are
+    re-sorted by (distance, index) instead.
     """
     if dist.shape[1] < 2:
         return dist, idx
-    tied = (dist[:, 1:] == dist[:, :-1]).any(dim=1)
+    equal = dist[:, 1:] == dist[:, :-1]
+    tied = equal.any(dim=1)
     if not bool(tied.any()):
         return dist, idx
     rows = tied.nonzero()[:, 0]
-    d, i = dist[rows], idx[rows]
-    i, order = torch.sort(i, dim=1)
-    d = torch.gather(d, 1, order)
-    d, order = torch.sort(d, dim=1, stable=True, descending=descending)
-    dist, idx = dist.clone(), idx.clone()
-    dist[rows], idx[rows] = d, torch.gather(i, 1, order)
+    i, equal = idx[rows], equal[rows]
+    quiet = 0
+    for step in range(_TIE_PASSES):
+        left, right = i[:, step % 2 : -1 : 2], i[:, step % 2 + 1 :: 2]
+        swap = equal[:, step % 2 :: 2][:, : right.shape[1]] & (left > right)
+        if not bool(swap.any()):
+            quiet += 1
+            if quiet == 2:
+                break
+            continue
+        quiet = 0
+        left_new = torch.where(swap, right, left)
+        right.copy_(torch.where(swap, left, right))
+        left.copy_(left_new)
+    else:
+        unsettled = ((i[:, 1:] < i[:, :-1]) & equal).any(dim=1)
+        if bool(unsettled.any()):
+            sub = unsettled.nonzero()[:, 0]
+            d, j = dist[rows[sub]], i[sub]
+            j, order = torch.sort(j, dim=1)
+            d = torch.gather(d, 1, order)
+            _, order = torch.sort(d, dim=1, stable=True, descending=descending)
+            i[sub] = torch.gather(j, 1, order)
+    idx = idx.clone()
+    idx[rows] = i
     return dist, idx
+
+
+#: odd-even transposition passes before a tied row is re-sorted instead
+_TIE_PASSES = 8
 
 
 class _TorchSearch:
