@@ -3,7 +3,7 @@
  * The caller forms tiles of inner products S = X_I X_J^T (BLAS, through torch) for the
  * upper triangle of the (n, n) distance matrix; each entry d = a_i + b_j - 2 s_ij is offered
  * to row i's list (when d is below row i's threshold) and to row j's list (below row j's).
- * A list is a reservoir of `cap` slots: when it is full, the k smallest are kept (select),
+ * A list is a reservoir of `cap` (distance, id) slots: when it is full, the k smallest are kept (select),
  * and the k-th of them becomes the row's threshold. Thresholds only fall, so an entry refused
  * is never among the row's k nearest. Called through ctypes (which releases the GIL).
  */
@@ -18,18 +18,23 @@
 #define ISO_CLONES
 #endif
 
-/* Keep the k smallest of d[0:n] (ids alongside) in d[0:k]; returns the largest of them. */
-static float select_k(float *d, int32_t *ix, int n, int k) {
+/* One slot of a row's list: a distance and the other row's id, side by side. */
+typedef struct {
+    float d;
+    int32_t id;
+} entry;
+
+/* Keep the k smallest of e[0:n] in e[0:k]; returns the largest of them. */
+static float select_k(entry *e, int n, int k) {
     int lo = 0, hi = n - 1, want = k - 1;
     while (lo < hi) {
-        float pivot = d[lo + ((hi - lo) >> 1)];
+        float pivot = e[lo + ((hi - lo) >> 1)].d;
         int i = lo, j = hi;
         while (i <= j) {
-            while (d[i] < pivot) i++;
-            while (d[j] > pivot) j--;
+            while (e[i].d < pivot) i++;
+            while (e[j].d > pivot) j--;
             if (i <= j) {
-                float t = d[i]; d[i] = d[j]; d[j] = t;
-                int32_t u = ix[i]; ix[i] = ix[j]; ix[j] = u;
+                entry t = e[i]; e[i] = e[j]; e[j] = t;
                 i++; j--;
             }
         }
@@ -37,30 +42,30 @@ static float select_k(float *d, int32_t *ix, int n, int k) {
         else if (want >= i) lo = i;
         else break;
     }
-    float top = d[0];
-    for (int a = 1; a < k; a++) if (d[a] > top) top = d[a];
+    float top = e[0].d;
+    for (int a = 1; a < k; a++) if (e[a].d > top) top = e[a].d;
     return top;
 }
 
-static inline void offer(int64_t row, float v, int32_t id, float *restrict thr, float *restrict rd,
-                         int32_t *restrict ri, int32_t *restrict cnt, int cap, int k) {
+static inline void offer(int64_t row, float v, int32_t id, float *restrict thr, entry *restrict res,
+                         int32_t *restrict cnt, int cap, int k) {
     if (!(v < thr[row])) return;
-    int64_t base = row * (int64_t)cap;
+    entry *list = res + row * (int64_t)cap;
     int c = cnt[row];
     if (c == cap) {
-        thr[row] = select_k(rd + base, ri + base, cap, k);
+        thr[row] = select_k(list, cap, k);
         c = k;
         if (!(v < thr[row])) { cnt[row] = c; return; }
     }
-    rd[base + c] = v;
-    ri[base + c] = id;
+    list[c].d = v;
+    list[c].id = id;
     cnt[row] = c + 1;
 }
 
 static inline void offer_flagged(uint8_t f, float v, int64_t row, int64_t col, float *restrict thr,
-                                 float *restrict rd, int32_t *restrict ri, int32_t *restrict cnt, int cap, int k) {
-    if (f & 1) offer(row, v, (int32_t)col, thr, rd, ri, cnt, cap, k);
-    if (f & 2) offer(col, v, (int32_t)row, thr, rd, ri, cnt, cap, k);
+                                 entry *restrict res, int32_t *restrict cnt, int cap, int k) {
+    if (f & 1) offer(row, v, (int32_t)col, thr, res, cnt, cap, k);
+    if (f & 2) offer(col, v, (int32_t)row, thr, res, cnt, cap, k);
 }
 
 /* S: (nr, nc) inner products, row stride ld, of rows r0.. against columns c0..; only entries
@@ -69,9 +74,8 @@ static inline void offer_flagged(uint8_t f, float v, int64_t row, int64_t col, f
  * and fbuf (nc bytes) are scratch. */
 ISO_CLONES
 void iso_scan(const float *restrict S, int64_t ld, int nr, int nc, int64_t r0, int64_t c0,
-              const float *restrict a, const float *restrict b, float *restrict thr, float *restrict rd,
-              int32_t *restrict ri, int32_t *restrict cnt, int cap, int k, float *restrict dbuf,
-              uint8_t *restrict fbuf) {
+              const float *restrict a, const float *restrict b, float *restrict thr, entry *restrict res,
+              int32_t *restrict cnt, int cap, int k, float *restrict dbuf, uint8_t *restrict fbuf) {
     const float *tc = thr + c0;
     for (int i = 0; i < nr; i++) {
         const float *s = S + (int64_t)i * ld;
@@ -89,12 +93,12 @@ void iso_scan(const float *restrict S, int64_t ld, int nr, int nc, int64_t r0, i
             memcpy(&w, fbuf + j, 8);
             while (w) {
                 int at = __builtin_ctzll(w) >> 3;
-                offer_flagged(fbuf[j + at], dbuf[j + at], r0 + i, c0 + j + at, thr, rd, ri, cnt, cap, k);
+                offer_flagged(fbuf[j + at], dbuf[j + at], r0 + i, c0 + j + at, thr, res, cnt, cap, k);
                 w &= ~(0xFFull << (8 * at));
             }
         }
         for (; j < nc; j++)
-            if (fbuf[j]) offer_flagged(fbuf[j], dbuf[j], r0 + i, c0 + j, thr, rd, ri, cnt, cap, k);
+            if (fbuf[j]) offer_flagged(fbuf[j], dbuf[j], r0 + i, c0 + j, thr, res, cnt, cap, k);
     }
 }
 
@@ -114,15 +118,14 @@ static inline float unsortable(uint32_t u) {
 /* Rows r0:r1 with at least k entries: their k smallest, ascending (an LSD radix sort of the
  * whole list on the float bits), into outd / outi (r1 - r0, k). Rows with fewer are left untouched.
  * tmp: 4 * cap uint32 of scratch. */
-void iso_finish(float *rd, int32_t *ri, const int32_t *cnt, int cap, int k, int64_t r0, int64_t r1, float *outd,
+void iso_finish(const entry *res, const int32_t *cnt, int cap, int k, int64_t r0, int64_t r1, float *outd,
                 int64_t *outi, uint32_t *tmp) {
     for (int64_t g = r0; g < r1; g++) {
         int c = cnt[g];
         if (c < k) continue;
-        float *d = rd + g * (int64_t)cap;
-        int32_t *ix = ri + g * (int64_t)cap;
+        const entry *list = res + g * (int64_t)cap;
         uint32_t *ka = tmp, *kb = tmp + cap, *ia = tmp + 2 * cap, *ib = tmp + 3 * cap;
-        for (int a = 0; a < c; a++) { ka[a] = sortable(d[a]); ia[a] = (uint32_t)ix[a]; }
+        for (int a = 0; a < c; a++) { ka[a] = sortable(list[a].d); ia[a] = (uint32_t)list[a].id; }
         for (int shift = 0; shift < 32; shift += 8) {
             int hist[256] = {0};
             for (int a = 0; a < c; a++) hist[(ka[a] >> shift) & 255]++;

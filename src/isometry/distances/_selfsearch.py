@@ -17,7 +17,7 @@ Distances are ``|x_i|^2 + |x_j|^2 - 2 x_i.x_j`` in float32, as in faiss; results
 differ from faiss's only where two distances agree to float32 rounding (the order of
 near-ties, or which of two near-equal points is k-th).
 
-Memory: two (n, CAPACITY * k) reservoirs (float32 distances, int32 ids), allowed up to
+Memory: (n, CAPACITY * k) reservoir slots of 8 bytes (float32 distance, int32 id), allowed up to
 ``MEMORY`` bytes or the caller's budget. Needs the optional C extension (built at
 install time when a C compiler is present); without it faiss does the search.
 """
@@ -60,9 +60,9 @@ def _library() -> ctypes.CDLL | None:
     if _LIB is None and _selfknn is not None:
         lib = ctypes.CDLL(_selfknn.__file__)
         p, i64, i32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
-        lib.iso_scan.argtypes = [p, i64, i32, i32, i64, i64, p, p, p, p, p, p, i32, i32, p, p]
+        lib.iso_scan.argtypes = [p, i64, i32, i32, i64, i64, p, p, p, p, p, i32, i32, p, p]
         lib.iso_scan.restype = None
-        lib.iso_finish.argtypes = [p, p, p, i32, i32, i64, i64, p, p, p]
+        lib.iso_finish.argtypes = [p, p, i32, i32, i64, i64, p, p, p]
         lib.iso_finish.restype = None
         _LIB = lib
     return _LIB
@@ -99,8 +99,8 @@ def _large_empty(shape: tuple[int, int], dtype: type) -> np.ndarray:
     return np.frombuffer(block, dtype=dtype).reshape(shape)
 
 
-def _ptr(a: np.ndarray | torch.Tensor) -> int:
-    return a.ctypes.data if isinstance(a, np.ndarray) else a.data_ptr()
+def _ptr(a: np.ndarray) -> int:
+    return a.ctypes.data
 
 
 class SelfSearch:
@@ -126,8 +126,7 @@ class SelfSearch:
         n = self.X.shape[0]
         self.k, self.cap = k, _capacity(k)
         self.thr = self._pilot(k)
-        self.rd = _large_empty((n, self.cap), np.float32)
-        self.ri = _large_empty((n, self.cap), np.int32)
+        self.lists = _large_empty((n, self.cap), np.uint64)  # (float32 distance, int32 id) slots
         self.cnt = np.zeros(n, np.int32)
         self.tile = np.empty(TILE_ROWS * TILE_COLS, np.float32)
         self.scratch = np.empty(TILE_COLS, np.float32), np.empty(TILE_COLS, np.uint8)
@@ -162,7 +161,7 @@ class SelfSearch:
         dbuf, fbuf = self.scratch
         nr, nc = S.shape
         self.lib.iso_scan(_ptr(S), S.strides[0] // 4, nr, nc, r0, c0, _ptr(self.a[r0:]), _ptr(self.a[c0:]),
-                          _ptr(self.thr), _ptr(self.rd), _ptr(self.ri), _ptr(self.cnt), self.cap, self.k,
+                          _ptr(self.thr), _ptr(self.lists), _ptr(self.cnt), self.cap, self.k,
                           _ptr(dbuf), _ptr(fbuf))
 
     def _tile_row(self, r0: int, r1: int) -> None:
@@ -175,6 +174,8 @@ class SelfSearch:
             self._scan(S, r0, c0)
 
     def rows(self, start: int, stop: int, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Values (stop - start, k) float32 and ids int64 of rows start:stop, nearest first;
+        blocks must come in order, from row 0, with one k."""
         if self.k is None:
             self._start(k)
         if start != self.next_row or k != self.k:
@@ -183,7 +184,7 @@ class SelfSearch:
         self.next_row = stop
         values = np.empty((stop - start, k), np.float32)
         ids = np.empty((stop - start, k), np.int64)
-        self.lib.iso_finish(_ptr(self.rd), _ptr(self.ri), _ptr(self.cnt), self.cap, k, start, stop, _ptr(values),
+        self.lib.iso_finish(_ptr(self.lists), _ptr(self.cnt), self.cap, k, start, stop, _ptr(values),
                             _ptr(ids), _ptr(self.sort_tmp))
         short = np.flatnonzero(self.cnt[start:stop] < k)
         if short.size:
@@ -206,4 +207,5 @@ class SelfSearch:
         return np.take_along_axis(vals, order, axis=1), np.take_along_axis(part, order, axis=1)
 
     def close(self) -> None:
-        self.rd = self.ri = None
+        """Free the lists (the search is done, or abandoned)."""
+        self.lists = None

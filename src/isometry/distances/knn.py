@@ -350,6 +350,9 @@ class _SelfSearch:
     def block_rows(self, k: int) -> int:
         return self.engine.block
 
+    def close(self) -> None:
+        self.engine.close()
+
     def search(self, q_rows: Any, start: int, k: int, exclude_self: bool) -> tuple[torch.Tensor, torch.Tensor]:
         values, idx = self.engine.rows(start, start + q_rows.shape[0], k)
         scores = -values if self.l2 else -0.5 * values  # values: |x|^2 + |y|^2 - 2 x.y, or -2 x.y
