@@ -1,11 +1,11 @@
 /* Selection kernels of the symmetric self k-NN search (isometry/distances/_selfsearch.py).
  *
- * The caller forms tiles of inner products S = X_I X_J^T (BLAS, through torch) for the
- * upper triangle of the (n, n) distance matrix; each entry d = a_i + b_j - 2 s_ij is offered
- * to row i's list (when d is below row i's threshold) and to row j's list (below row j's).
- * A list is a reservoir of `cap` (distance, id) slots: when it is full, the k smallest are kept (select),
- * and the k-th of them becomes the row's threshold. Thresholds only fall, so an entry refused
- * is never among the row's k nearest. Called through ctypes (which releases the GIL).
+ * The caller forms tiles of inner products S = X_I X_J^T (numpy's BLAS) for the upper
+ * triangle of the (n, n) distance matrix; each entry d = a_i + b_j - 2 s_ij is offered to
+ * row i's list (when d is below row i's threshold) and to row j's list (below row j's).
+ * A list is a reservoir of `cap` (distance, id) slots: when it is full, the k smallest are
+ * kept (select) and the k-th of them becomes the row's threshold. Thresholds only fall, so
+ * an entry refused is never among the row's k nearest. Called through ctypes.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

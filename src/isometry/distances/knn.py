@@ -306,7 +306,7 @@ class _FaissSearch:
         ref = _load_rows(reference, torch.float32, torch.device("cpu")).numpy()
         self.distance = distance
         if distance in ("cosine", "cosine_similarity"):
-            ref = ref / np.maximum(np.linalg.norm(ref, axis=1, keepdims=True), 1e-12)
+            ref = _unit_rows(ref)
         ref = np.ascontiguousarray(ref, dtype=np.float32)
         self.index = faiss.IndexFlatL2(ref.shape[1]) if distance in ("euclidean", "sqeuclidean") \
             else faiss.IndexFlatIP(ref.shape[1])
@@ -322,7 +322,7 @@ class _FaissSearch:
     def search(self, q_rows: Any, start: int, k: int, exclude_self: bool) -> tuple[torch.Tensor, torch.Tensor]:
         q = as_tensor(q_rows, dtype=torch.float32, device="cpu").numpy()
         if self.distance in ("cosine", "cosine_similarity"):
-            q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+            q = _unit_rows(q)
         q = np.ascontiguousarray(q, dtype=np.float32)
         extra = int(exclude_self)
         raw, idx = self.index.search(q, k + extra)
@@ -342,7 +342,7 @@ class _SelfSearch:
         ref = _load_rows(reference, torch.float32, torch.device("cpu")).numpy()
         self.l2 = distance in ("euclidean", "sqeuclidean")
         if not self.l2:  # cosine orders: unit rows, inner products
-            ref = ref / np.maximum(np.linalg.norm(ref, axis=1, keepdims=True), 1e-12)
+            ref = _unit_rows(ref)
         self.distance = distance
         self.engine = SelfSearch(ref, inner_product=not self.l2)
         self.out_device = device_of(reference)
@@ -357,6 +357,11 @@ class _SelfSearch:
         values, idx = self.engine.rows(start, start + q_rows.shape[0], k)
         scores = -values if self.l2 else -0.5 * values  # values: |x|^2 + |y|^2 - 2 x.y, or -2 x.y
         return _scores_to_distances(scores, self.distance), idx.to(self.out_device)
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows of x (n, d) scaled to unit length (zero rows stay zero), as faiss's cosine input."""
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 def _drop_own(raw: torch.Tensor, idx: torch.Tensor, start: int, k: int) -> tuple[torch.Tensor, torch.Tensor]:
