@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from conftest import clustered
+from isometry.distances import _selfsearch
 from isometry.evaluate import retrieval
 
 pml = pytest.importorskip("pytorch_metric_learning.utils.accuracy_calculator")
@@ -113,3 +114,39 @@ def test_pml_loses_huge_int_labels_we_do_not():
     ours = retrieval(x, y, metrics=["precision_at_1"])["precision_at_1"]
     theirs = pml_scores(x, y, include=("precision_at_1",))["precision_at_1"]
     assert ours == 0.0 and theirs == 1.0
+
+
+selfknn = pytest.mark.skipif(_selfsearch._library() is None, reason="C extension not built")
+
+
+@pytest.fixture
+def self_search_runs(monkeypatch):
+    """Records each start of the symmetric self search (the list of k it ran with)."""
+    runs, start = [], _selfsearch.SelfSearch._start
+    monkeypatch.setattr(_selfsearch.SelfSearch, "_start", lambda self, k: (runs.append(k), start(self, k))[1])
+    return runs
+
+
+@selfknn
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
+def test_query_is_reference_symmetric_search(case, distance, monkeypatch, self_search_runs):
+    """The symmetric self search (used from 32,768 rows) forced on small sets: same numbers."""
+    monkeypatch.setattr(_selfsearch, "MIN_ROWS", 0)
+    x, y = clustered(**case)
+    ours = retrieval(x, y, distance=distance, metrics=list(SHARED))
+    assert self_search_runs
+    theirs = pml_scores(unit(x) if distance == "cosine" else x, y, include=tuple(SHARED.values()))
+    for key, pml_key in SHARED.items():
+        assert ours[key] == pytest.approx(theirs[pml_key], abs=1e-6), key
+
+
+@selfknn
+def test_symmetric_search_at_its_default_size(self_search_runs):
+    """34,000 points (the symmetric search's own range) against AccuracyCalculator."""
+    x, y = clustered(34_000, 24, 60, spread=1.6, seed=5)
+    ours = retrieval(x, y, metrics=list(SHARED))
+    assert self_search_runs
+    theirs = pml_scores(x, y, include=tuple(SHARED.values()))
+    for key, pml_key in SHARED.items():
+        assert ours[key] == pytest.approx(theirs[pml_key], abs=1e-6), key
