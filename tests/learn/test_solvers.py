@@ -70,15 +70,17 @@ def _nca_dense(L, X, y):
     return p_i.sum(), grad
 
 
+@pytest.mark.parametrize("native", [True, False])
 @pytest.mark.parametrize("scale", [0.3, 1.0, 4.0])
 @pytest.mark.parametrize("budget", [None, 2000])
-def test_nca_loss_grad_equals_the_dense_softmax(scale, budget):
+def test_nca_loss_grad_equals_the_dense_softmax(scale, budget, native):
+    """Both block paths (C kernels when built, numpy/torch) against the full softmax."""
     from conftest import clustered
 
     X, y = clustered(120, 6, 3, spread=1.0, seed=0)
     X = np.asarray(X, dtype=np.float64)
     L = scale * np.random.default_rng(1).normal(size=(4, 6))
-    value, grad = nca_loss_grad(L, X, np.asarray(y), budget=budget)
+    value, grad = nca_loss_grad(L, X, np.asarray(y), budget=budget, native=native)
     ref_value, ref_grad = _nca_dense(L, X, np.asarray(y))
     assert np.isclose(value, ref_value, rtol=1e-12)
     np.testing.assert_allclose(grad, ref_grad, rtol=1e-9, atol=1e-10 * np.abs(ref_grad).max())
@@ -94,18 +96,19 @@ def test_nca_sparse_products_over_any_number_of_blocks_agree(monkeypatch, held):
     X = np.asarray(X, dtype=np.float64)
     L = np.random.default_rng(1).normal(size=(4, 6))
     monkeypatch.setattr(nca_module, "_PENDING", held)
-    value, grad = nca_loss_grad(L, X, np.asarray(y), budget=2000)
+    value, grad = nca_loss_grad(L, X, np.asarray(y), budget=2000, native=False)
     ref_value, ref_grad = _nca_dense(L, X, np.asarray(y))
     assert np.isclose(value, ref_value, rtol=1e-12)
     np.testing.assert_allclose(grad, ref_grad, rtol=1e-9, atol=1e-10 * np.abs(ref_grad).max())
 
 
-def test_nca_loss_grad_screens_in_float64_beyond_float32_range():
+@pytest.mark.parametrize("native", [True, False])
+def test_nca_loss_grad_screens_in_float64_beyond_float32_range(native):
     X = np.random.default_rng(0).normal(size=(30, 3))
     y = np.arange(30) % 2
     L = 1e20 * np.eye(3)  # |z|^2 overflows float32
     for budget in (None, 10**6):  # dense softmax; blocks screened in float64
-        value, grad = nca_loss_grad(L, X, y, budget=budget)
+        value, grad = nca_loss_grad(L, X, y, budget=budget, native=native)
         ref_value, ref_grad = _nca_dense(L, X, y)
         assert np.isfinite(value) and np.isclose(value, ref_value)
         np.testing.assert_allclose(grad, ref_grad, rtol=1e-9, atol=1e-12)
@@ -190,6 +193,25 @@ def test_true_rows_cols_lists_a_masks_entries_in_row_major_order():
     np.testing.assert_array_equal(cols, np.nonzero(mask)[1])
     empty = true_rows_cols(np.zeros((3, 4), dtype=bool))
     assert empty[0].size == 0 and empty[1].size == 0
+
+
+def test_nca_kernels_and_numpy_path_agree_on_a_fit_sized_set():
+    """5,000 x 20 in blocks: screened blocks early and late in a fit's scale, float64 blocks
+    when the candidates are dense; the two paths differ by float64 round-off only."""
+    from conftest import clustered
+    from isometry.learn.nca import _kernels
+
+    if _kernels() is None:
+        pytest.skip("C kernels not built")
+    X, y = clustered(5000, 20, 8, spread=1.5, seed=3)
+    X = np.asarray(X, dtype=np.float64)
+    rng = np.random.default_rng(0)
+    for scale in (0.05, 0.5, 3.0):
+        L = scale * rng.normal(size=(20, 20))
+        value, grad = nca_loss_grad(L, X, np.asarray(y))
+        ref_value, ref_grad = nca_loss_grad(L, X, np.asarray(y), native=False)
+        assert value == pytest.approx(ref_value, rel=1e-12)
+        np.testing.assert_allclose(grad, ref_grad, rtol=1e-8, atol=1e-9 * np.abs(ref_grad).max())
 
 
 def test_nca_evaluations_sharing_scratch_match_fresh_ones():

@@ -31,10 +31,7 @@ import mmap
 import numpy as np
 import torch
 
-try:
-    from . import _selfknn  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - built without a C compiler
-    _selfknn = None
+from .._native import load
 
 __all__ = ["SelfSearch", "self_search_usable"]
 
@@ -52,20 +49,15 @@ MEMORY = 2 * 2**30
 TILE_ROWS = 1024
 TILE_COLS = 1024
 
-_LIB = None
+_P, _I64, _I32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
+_SIGNATURES = (
+    ("iso_scan", None, (_P, _I64, _I32, _I32, _I64, _I64, _P, _P, _P, _P, _P, _I32, _I32, _P, _P)),
+    ("iso_finish", None, (_P, _P, _I32, _I32, _I64, _I64, _P, _P, _P)),
+)
 
 
 def _library() -> ctypes.CDLL | None:
-    global _LIB
-    if _LIB is None and _selfknn is not None:
-        lib = ctypes.CDLL(_selfknn.__file__)
-        p, i64, i32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
-        lib.iso_scan.argtypes = [p, i64, i32, i32, i64, i64, p, p, p, p, p, i32, i32, p, p]
-        lib.iso_scan.restype = None
-        lib.iso_finish.argtypes = [p, p, i32, i32, i64, i64, p, p, p]
-        lib.iso_finish.restype = None
-        _LIB = lib
-    return _LIB
+    return load("isometry.distances._selfknn", _SIGNATURES)
 
 
 def _capacity(k: int) -> int:

@@ -27,6 +27,7 @@ match metric-learn's up to round-off.
 
 from __future__ import annotations
 
+import ctypes
 import numbers
 from typing import Any
 
@@ -37,6 +38,7 @@ from scipy.optimize import minimize
 from sklearn.base import BaseEstimator
 
 from .._backend import rows_per_block
+from .._native import load
 from .._validate import Interval, Options, check_params
 from ..errors import ConvergenceWarning
 from ._base import MahalanobisMixin, check_supervised
@@ -56,6 +58,19 @@ _GATHER = 30
 _PENDING = 1 << 22
 #: candidate pairs whose float64 logits are formed together (two (_CHUNK, k) buffers)
 _CHUNK = 2048
+
+
+_P, _I32, _I64 = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64
+_KERNELS = (
+    ("nca_screen", _I64, (_P, _I32, _I32, _I64, _P, ctypes.c_float, _P, _P, _I64, _P)),
+    ("nca_exact_candidates", _I64, (_P, _I32, _I32, _I64, ctypes.c_double, _P, _P)),
+    ("nca_accumulate", ctypes.c_double, (_I32, _I32, _I32, _I64, _P, _P, _P, _P, _P, _P, _P, _P, _P)),
+)
+
+
+def _kernels() -> ctypes.CDLL | None:
+    """The C version of the candidate work (``_nca_kernels.c``), None when not built."""
+    return load("isometry.learn._nca_kernels", _KERNELS)
 
 
 def _candidates(Z: torch.Tensor, sq: torch.Tensor, screen: tuple | None, scratch: Scratch, step: int, s: int,
@@ -152,8 +167,41 @@ def _add_products(pending: list, first: int, stop: int, Zn: np.ndarray, rc: np.n
     WZ += W.T @ Zn[first:stop]
 
 
+def _blocks_native(lib: ctypes.CDLL, Z: torch.Tensor, sq: torch.Tensor, screen: tuple | None, codes: np.ndarray,
+                   scratch: Scratch, step: int) -> tuple[float, np.ndarray, np.ndarray]:
+    """The block loop of :func:`nca_loss_grad` with the candidate work in C: the same
+    candidates, logits, softmax and weights, and ``rc``, ``WZ = (W + W^T) Z`` accumulated
+    entry by entry instead of through sparse products."""
+    n, k = Z.shape
+    Zn, sqn = Z.numpy(), sq.numpy()
+    cls = np.ascontiguousarray(codes, dtype=np.int64)
+    cols = scratch.get("cols", ((step + 1) * n,), np.int32)  # a block may pass its limit by a row
+    flags = scratch.get("flags", (n,), np.uint8)
+    counts = scratch.get("counts", (step,), np.int32)
+    logits = scratch.get("logits", (n,), np.float64)
+    value, rc, WZ = 0.0, np.zeros(n), np.zeros_like(Zn)
+    shared = (Zn.ctypes.data, sqn.ctypes.data, cls.ctypes.data, rc.ctypes.data, WZ.ctypes.data, logits.ctypes.data)
+    for s in range(0, n, step):
+        e = min(n, s + step)
+        if screen is not None:
+            Z32, Z32T, neg_sq32, slack = screen
+            A = torch.addmm(neg_sq32, Z32[s:e], Z32T, alpha=2.0,
+                            out=torch.from_numpy(scratch.get("block32", (step, n), np.float32))[: e - s])
+            found = lib.nca_screen(A.data_ptr(), e - s, n, s, slack[s:].data_ptr(), CUT, cols.ctypes.data,
+                                   counts.ctypes.data, (e - s) * n // _GATHER, flags.ctypes.data)
+            if found >= 0:
+                value += lib.nca_accumulate(e - s, n, k, s, cols.ctypes.data, counts.ctypes.data, None, *shared)
+                continue
+            screen = None  # candidates are not sparse here: exact GEMMs for this block and the rest
+        E = torch.addmm(-sq[None, :], Z[s:e], Z.T, alpha=2.0,
+                        out=torch.from_numpy(scratch.get("block64", (step, n), np.float64))[: e - s])
+        lib.nca_exact_candidates(E.data_ptr(), e - s, n, s, CUT, cols.ctypes.data, counts.ctypes.data)
+        value += lib.nca_accumulate(e - s, n, k, s, cols.ctypes.data, counts.ctypes.data, E.data_ptr(), *shared)
+    return value, rc, WZ
+
+
 def nca_loss_grad(L: np.ndarray, X: np.ndarray, codes: np.ndarray, *, budget: int | None = None,
-                  scratch: Scratch | None = None) -> tuple[float, np.ndarray]:
+                  scratch: Scratch | None = None, native: bool = True) -> tuple[float, np.ndarray]:
     """NCA objective ``sum_i p_i`` (expected correct neighbours) and its gradient in L.
 
     Parameters
@@ -167,6 +215,10 @@ def nca_loss_grad(L: np.ndarray, X: np.ndarray, codes: np.ndarray, *, budget: in
         cache). Memory is O(block rows x n + min(candidates, 2^22)).
     scratch : Scratch, optional
         Block buffers kept from one evaluation to the next (an optimizer passes the same one).
+    native : bool, default=True
+        Do the candidate work (selection, softmax, weights, gradient products) in the C
+        kernels when they were built; False keeps it in numpy/torch (same values up to
+        float64 round-off).
 
     Returns
     -------
@@ -195,8 +247,13 @@ def nca_loss_grad(L: np.ndarray, X: np.ndarray, codes: np.ndarray, *, budget: in
     screen = (Z32, Z32.T.contiguous(), -(Z32 * Z32).sum(1)[None, :], slack)
     if not bool(torch.isfinite(screen[2]).all()):
         screen = None  # |z|^2 beyond float32: screen in float64
-    cls = torch.from_numpy(np.asarray(codes, dtype=np.int64))
     scratch = Scratch() if scratch is None else scratch
+    lib = _kernels() if native else None
+    if lib is not None:
+        value, rc, WZ = _blocks_native(lib, Z, sq, screen, codes, scratch, step)
+        G = (Z.numpy() * rc[:, None] - WZ).T @ np.asarray(X, dtype=np.float64)
+        return value, -2.0 * G
+    cls = torch.from_numpy(np.asarray(codes, dtype=np.int64))
     Zn = Z.numpy()
     value, rc, WZ = 0.0, np.zeros(n), np.zeros_like(Zn)
     pending, held, first = [], 0, 0  # candidates of rows first:s, multiplied by Z in one sparse product
