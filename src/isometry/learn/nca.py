@@ -19,6 +19,11 @@ stay in cache:
 3. gradient ``-2 Z^T (diag(r + c) - W - W^T) X`` through sparse products with W,
    one pair for many blocks (up to ``_PENDING`` candidates held at a time).
 
+Where the optional C kernels were built (``_nca_kernels.c``), steps 1-3 after the GEMMs
+run there instead, one pass per row: selection, exact logits, softmax, weights, and
+``(W + W^T) Z`` added entry by entry (no sparse matrix); 30-35% faster per evaluation
+on digits and the 5,000 x 50 benchmark set, same values to float64 round-off.
+
 Up to 256 points (and no ``budget`` given) the whole (n, n) float64 softmax is
 formed instead, which is cheaper there. metric-learn forms the dense (n, n) softmax and two dense (n, n, k) float64 GEMMs per
 evaluation. The optimizer is the same (scipy's L-BFGS-B, same defaults), so iterates
