@@ -33,6 +33,7 @@ match metric-learn's up to round-off.
 from __future__ import annotations
 
 import ctypes
+import functools
 import numbers
 from typing import Any
 
@@ -174,9 +175,9 @@ def _add_products(pending: list, first: int, stop: int, Zn: np.ndarray, rc: np.n
 
 def _blocks_native(lib: ctypes.CDLL, Z: torch.Tensor, sq: torch.Tensor, screen: tuple | None, codes: np.ndarray,
                    scratch: Scratch, step: int) -> tuple[float, np.ndarray, np.ndarray]:
-    """The block loop of :func:`nca_loss_grad` with the candidate work in C: the same
-    candidates, logits, softmax and weights, and ``rc``, ``WZ = (W + W^T) Z`` accumulated
-    entry by entry instead of through sparse products."""
+    """:func:`_blocks` with the candidate work in C: the same candidates, logits, softmax and
+    weights, with ``rc`` and ``(W + W^T) Z`` accumulated entry by entry instead of through
+    sparse products."""
     n, k = Z.shape
     Zn, sqn = Z.numpy(), sq.numpy()
     cls = np.ascontiguousarray(codes, dtype=np.int64)
@@ -254,10 +255,17 @@ def nca_loss_grad(L: np.ndarray, X: np.ndarray, codes: np.ndarray, *, budget: in
         screen = None  # |z|^2 beyond float32: screen in float64
     scratch = Scratch() if scratch is None else scratch
     lib = _kernels() if native else None
-    if lib is not None:
-        value, rc, WZ = _blocks_native(lib, Z, sq, screen, codes, scratch, step)
-        G = (Z.numpy() * rc[:, None] - WZ).T @ np.asarray(X, dtype=np.float64)
-        return value, -2.0 * G
+    blocks = _blocks if lib is None else functools.partial(_blocks_native, lib)
+    value, rc, WZ = blocks(Z, sq, screen, codes, scratch, step)
+    G = (Z.numpy() * rc[:, None] - WZ).T @ np.asarray(X, dtype=np.float64)
+    return value, -2.0 * G
+
+
+def _blocks(Z: torch.Tensor, sq: torch.Tensor, screen: tuple | None, codes: np.ndarray, scratch: Scratch,
+            step: int) -> tuple[float, np.ndarray, np.ndarray]:
+    """The block loop of :func:`nca_loss_grad` in numpy/torch: ``sum_i p_i``, the row plus
+    column sums of W (n,) and ``(W + W^T) Z`` (n, k)."""
+    n = Z.shape[0]
     cls = torch.from_numpy(np.asarray(codes, dtype=np.int64))
     Zn = Z.numpy()
     value, rc, WZ = 0.0, np.zeros(n), np.zeros_like(Zn)
@@ -276,8 +284,7 @@ def nca_loss_grad(L: np.ndarray, X: np.ndarray, codes: np.ndarray, *, budget: in
         if e == n or held > _PENDING:
             _add_products(pending, first, e, Zn, rc, WZ)
             pending, held, first = [], 0, e
-    G = (Zn * rc[:, None] - WZ).T @ np.asarray(X, dtype=np.float64)
-    return value, -2.0 * G
+    return value, rc, WZ
 
 
 class NCA(MahalanobisMixin, BaseEstimator):
