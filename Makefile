@@ -11,7 +11,7 @@ $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (set PYTHON=...)" >&2; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(PY) pyproject.toml constraints.txt setup.py $(wildcard src/isometry/*/*.c)
+$(STAMP): $(PY) pyproject.toml constraints.txt setup.py $(wildcard src/isometry/*/*.c src/isometry/*.h)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -c constraints.txt torch
 	$(PIP) install --quiet -c constraints.txt -e ".[dev]"

@@ -14,7 +14,8 @@ KERNELS = {
 
 setup(
     ext_modules=[
-        Extension(name, [source], extra_compile_args=["-O3", "-fno-wrapv"], optional=True)
+        Extension(name, [source], depends=["src/isometry/_kernels.h"], extra_compile_args=["-O3", "-fno-wrapv"],
+                  optional=True)
         for name, source in KERNELS.items()
     ]
 )

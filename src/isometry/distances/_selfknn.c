@@ -12,11 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define ISO_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define ISO_CLONES
-#endif
+#include "../_kernels.h"
 
 /* One slot of a row's list: a distance and the other row's id, side by side. */
 typedef struct {

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../_kernels.h"
+
 #define LANES 16
 
 /* The largest of a[0:n], in LANES independent running maxima (which the compiler vectorizes). */
@@ -28,11 +30,26 @@
 DEFINE_ROW_MAX(max_f32, float)
 DEFINE_ROW_MAX(max_f64, double)
 
+/* Positions of the nonzero bytes of flags[0:n] into out; returns their count. Eight flags
+ * are tested at a time, so rows with few candidates cost little more than the flag pass. */
+static int collect(const uint8_t *restrict flags, int n, int32_t *restrict out) {
+    int c = 0, j = 0;
+    for (; j + 8 <= n; j += 8) {
+        uint64_t w;
+        memcpy(&w, flags + j, 8);
+        for (; w; w &= w - 1) out[c++] = j + (__builtin_ctzll(w) >> 3);
+    }
+    for (; j < n; j++)
+        if (flags[j]) out[c++] = j;
+    return c;
+}
+
 /* Rows s.. of a float32 screen block A (rows, n), logits 2 z_i.z_j - |z_j|^2: the entries at
  * or above their row's largest minus (cut + slack[i]), the diagonal (column s + i) excluded
  * (it is overwritten with -inf). Columns go row after row into cols (room for limit + n),
  * counts per row into counts. Returns the total, or -1 once it passes limit.
  * flags: n bytes of scratch. */
+ISO_CLONES
 int64_t nca_screen(float *A, int rows, int n, int64_t s, const float *slack, float cut, int32_t *cols,
                    int32_t *counts, int64_t limit, uint8_t *flags) {
     int64_t total = 0;
@@ -41,40 +58,58 @@ int64_t nca_screen(float *A, int rows, int n, int64_t s, const float *slack, flo
         if (s + i < n) a[s + i] = -INFINITY;
         float floor = max_f32(a, n) - (cut + slack[i]);
         for (int j = 0; j < n; j++) flags[j] = a[j] >= floor;
-        int c = 0;
-        int j = 0;
-        for (; j + 8 <= n; j += 8) {  /* candidates are sparse: skip eight clear flags at a time */
-            uint64_t w;
-            memcpy(&w, flags + j, 8);
-            for (; w; w &= w - 1) cols[total + c++] = j + (__builtin_ctzll(w) >> 3);
-        }
-        for (; j < n; j++)
-            if (flags[j]) cols[total + c++] = j;
-        counts[i] = c;
-        total += c;
+        counts[i] = collect(flags, n, cols + total);
+        total += counts[i];
         if (total > limit) return -1;
     }
     return total;
 }
 
 /* The same for an exact float64 block E (rows, n): entries at or above the row's largest
- * minus cut (here a good part of the row: no skipping). Returns the total. */
-int64_t nca_exact_candidates(double *E, int rows, int n, int64_t s, double cut, int32_t *cols, int32_t *counts) {
+ * minus cut. Returns the total. */
+ISO_CLONES
+int64_t nca_exact_candidates(double *E, int rows, int n, int64_t s, double cut, int32_t *cols, int32_t *counts,
+                             uint8_t *flags) {
     int64_t total = 0;
     for (int i = 0; i < rows; i++) {
         double *e = E + (int64_t)i * n;
         if (s + i < n) e[s + i] = -INFINITY;
         double floor = max_f64(e, n) - cut;
-        int32_t *out = cols + total;
-        int c = 0;
-        for (int j = 0; j < n; j++) {
-            out[c] = j;
-            c += e[j] >= floor;
-        }
-        counts[i] = c;
-        total += c;
+        for (int j = 0; j < n; j++) flags[j] = e[j] >= floor;
+        counts[i] = collect(flags, n, cols + total);
+        total += counts[i];
     }
     return total;
+}
+
+/* exp(x) for -700 <= x <= 0 in plain arithmetic, so that a loop of it vectorizes: x = k ln2 + r
+ * (Cody-Waite, fdlibm's split of ln2), exp(r) by its Taylor series to r^13 (|r| <= ln2 / 2:
+ * truncation below 1e-17), 2^k from k's bits. Within 2 ulp of exp. */
+static inline double exp_nonpositive(double x) {
+    const double shifter = 0x1.8p52;
+    double t = x * 0x1.71547652b82fep0 + shifter; /* log2(e) x, rounded, in t's low bits */
+    double kf = t - shifter;
+    double r = (x - kf * 0x1.62e42feep-1) - kf * 0x1.a39ef35793c76p-33;
+    double p = 1.0 / 6227020800.0;
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    uint64_t bits;
+    memcpy(&bits, &t, 8);
+    bits = (bits + 1023) << 52; /* 2^k: t's mantissa ends in k */
+    double scale;
+    memcpy(&scale, &bits, 8);
+    return p * scale;
 }
 
 static inline double dot(const double *restrict x, const double *restrict y, int k) {
@@ -100,6 +135,7 @@ static inline void exchange(double *restrict wzi, double *restrict wzj, const do
  * else 2 z_i.z_j - |z_j|^2 from Z (n, k) and sq (n); softmax over each row's candidates;
  * w = p (same - p_i). Adds w's row and column sums to rc (n) and (W + W^T) Z to WZ (n, k).
  * buf: n doubles of scratch. Returns sum_i p_i over the block. */
+ISO_CLONES
 double nca_accumulate(int rows, int n, int k, int64_t s, const int32_t *cols, const int32_t *counts,
                       const double *E, const double *Z, const double *sq, const int64_t *codes, double *rc,
                       double *WZ, double *buf) {
@@ -122,11 +158,9 @@ double nca_accumulate(int rows, int n, int k, int64_t s, const int32_t *cols, co
             buf[a] = v;
             top = v > top ? v : top;
         }
+        for (int a = 0; a < c; a++) buf[a] = exp_nonpositive(buf[a] - top);  /* >= -(cut + slack) */
         double sum = 0.0;
-        for (int a = 0; a < c; a++) {
-            buf[a] = exp(buf[a] - top);
-            sum += buf[a];
-        }
+        for (int a = 0; a < c; a++) sum += buf[a];
         double p_i = 0.0;
         for (int a = 0; a < c; a++) {
             buf[a] /= sum;

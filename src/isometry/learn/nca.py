@@ -69,7 +69,7 @@ _CHUNK = 2048
 _P, _I32, _I64 = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64
 _KERNELS = (
     ("nca_screen", _I64, (_P, _I32, _I32, _I64, _P, ctypes.c_float, _P, _P, _I64, _P)),
-    ("nca_exact_candidates", _I64, (_P, _I32, _I32, _I64, ctypes.c_double, _P, _P)),
+    ("nca_exact_candidates", _I64, (_P, _I32, _I32, _I64, ctypes.c_double, _P, _P, _P)),
     ("nca_accumulate", ctypes.c_double, (_I32, _I32, _I32, _I64, _P, _P, _P, _P, _P, _P, _P, _P, _P)),
 )
 
@@ -201,7 +201,8 @@ def _blocks_native(lib: ctypes.CDLL, Z: torch.Tensor, sq: torch.Tensor, screen: 
             screen = None  # candidates are not sparse here: exact GEMMs for this block and the rest
         E = torch.addmm(-sq[None, :], Z[s:e], Z.T, alpha=2.0,
                         out=torch.from_numpy(scratch.get("block64", (step, n), np.float64))[: e - s])
-        lib.nca_exact_candidates(E.data_ptr(), e - s, n, s, CUT, cols.ctypes.data, counts.ctypes.data)
+        lib.nca_exact_candidates(E.data_ptr(), e - s, n, s, CUT, cols.ctypes.data, counts.ctypes.data,
+                                 flags.ctypes.data)
         value += lib.nca_accumulate(e - s, n, k, s, cols.ctypes.data, counts.ctypes.data, E.data_ptr(), *shared)
     return value, rc, WZ
 
