@@ -131,6 +131,7 @@ class SelfSearch:
         q = _pilot_rank(n, k)
         sample = np.sort(np.random.default_rng(self.seed).choice(n, m, replace=False))
         ST = np.ascontiguousarray(self.X[sample].T)
+        a_sample = self.a[sample][None, :]
         thr = np.empty(n, np.float32)
         own_col = np.full(n, -1, np.int64)
         own_col[sample] = np.arange(m)
@@ -140,7 +141,7 @@ class SelfSearch:
             e = min(n, s + step)
             D = np.matmul(self.X[s:e], ST, out=buf[: e - s])
             D *= -2.0
-            D += self.a[sample][None, :]  # |x_s|^2 - 2 x_i.x_s; |x_i|^2 is added after the selection
+            D += a_sample  # |x_s|^2 - 2 x_i.x_s; |x_i|^2 is added after the selection
             own = own_col[s:e]
             rows = np.flatnonzero(own >= 0)
             D[rows, own[rows]] = np.inf
