@@ -15,8 +15,8 @@ with that target:
   same number of variables, on a quadratic that costs next to nothing to evaluate (for
   the learners that optimize with it: NCA, LSML).
 
-Fits are timed in this process, peer and isometry interleaved after a warm-up, like
-``bench_learn.py``; times are medians in milliseconds. A floor above the target means a
+Fits are timed by ``bench_learn.compare`` (peer and isometry interleaved in this
+process after a warm-up); times are medians in milliseconds. A floor above the target means a
 10x faster fit cannot be built on these libraries, whatever the rest of the fit costs.
 """
 
@@ -32,7 +32,7 @@ from scipy.optimize import minimize
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 
-from bench_learn import ALGORITHMS, CURRENT, datasets, fit_time, iso
+from bench_learn import ALGORITHMS, CURRENT, compare, datasets, iso
 
 #: learner -> (draws pairs with a seeded RandomState, optimizes with scipy's L-BFGS-B)
 FLOOR_PARTS = {"NCA": (False, True), "LSML": (True, True), "SDML": (True, False)}
@@ -84,16 +84,9 @@ def main(argv=None):
         for name, mine, peers in ALGORITHMS:
             if name not in args.only or name not in FLOOR_PARTS:
                 continue
-            peer = peers[0][1]
-            for factory in (peer, mine, peer, mine):  # warm-up
-                fit_time(factory, Xtr, ytr)
-            peer_t, mine_t = [], []
-            for _ in range(args.repeats):
-                peer_t.append(fit_time(peer, Xtr, ytr)[0])
-                mine_t.append(fit_time(mine, Xtr, ytr)[0])
+            peer_t, mine_t, _, fitted = compare(peers[0][1], mine, Xtr, ytr, args.repeats, 600.0, float("inf"))
             peer_ms, mine_ms = 1e3 * statistics.median(peer_t), 1e3 * statistics.median(mine_t)
             draws, optimizer = FLOOR_PARTS[name]
-            fitted = fit_time(mine, Xtr, ytr)[1]
             valid = median_ms(lambda: validate_data(mine(), Xtr, ytr, dtype=np.float64, y_numeric=False,
                                                     ensure_min_samples=1), args.repeats)
             seed = median_ms(lambda: check_random_state(0), args.repeats) if draws else 0.0
