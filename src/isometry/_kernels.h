@@ -10,4 +10,12 @@
 #define ISO_CLONES
 #endif
 
+/* A helper of an ISO_CLONES function: inlined, so each clone gets it built for its target
+ * (a helper left out of line runs the baseline build in every clone). */
+#if defined(__GNUC__)
+#define ISO_INLINE static inline __attribute__((always_inline))
+#else
+#define ISO_INLINE static inline
+#endif
+
 #endif

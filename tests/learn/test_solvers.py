@@ -86,6 +86,24 @@ def test_nca_loss_grad_equals_the_dense_softmax(scale, budget, native):
     np.testing.assert_allclose(grad, ref_grad, rtol=1e-9, atol=1e-10 * np.abs(ref_grad).max())
 
 
+@pytest.mark.parametrize("native", [True, False])
+@pytest.mark.parametrize("k", [1, 15, 16, 17, 40])
+def test_nca_loss_grad_any_output_dimension(k, native):
+    """Output dimensions below, at and past the C kernels' 16 partial sums of a dot product.
+
+    The map is scaled so that few softmax terms matter: their exact logits are then formed
+    pair by pair (not by a float64 GEMM), which is where those dot products run.
+    """
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(300, 40)), rng.integers(0, 3, size=300)
+    L = max(3.0, 80.0 / k) * np.random.default_rng(k).normal(size=(k, 40)) / np.sqrt(40)
+    ref_value, ref_grad = _nca_dense(L, X, y)
+    for budget in (None, 40_000):  # one block; blocks of 10 rows
+        value, grad = nca_loss_grad(L, X, y, budget=budget, native=native)
+        assert np.isclose(value, ref_value, rtol=1e-12)
+        np.testing.assert_allclose(grad, ref_grad, rtol=1e-9, atol=1e-10 * np.abs(ref_grad).max())
+
+
 @pytest.mark.parametrize("held", [1, 50, 1 << 22])
 def test_nca_sparse_products_over_any_number_of_blocks_agree(monkeypatch, held):
     """Candidates are multiplied by Z per block (held=1), per few blocks, or all at once."""

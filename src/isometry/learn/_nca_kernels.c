@@ -13,9 +13,9 @@
 
 #define LANES 16
 
-/* The largest of a[0:n], in LANES independent running maxima (which the compiler vectorizes). */
+/* The largest of a[0:n], in LANES independent running maxima (no comparison waits on another). */
 #define DEFINE_ROW_MAX(name, type)                                                           \
-    static type name(const type *restrict a, int n) {                                        \
+    ISO_INLINE type name(const type *restrict a, int n) {                                    \
         type lane[LANES];                                                                    \
         for (int t = 0; t < LANES; t++) lane[t] = -INFINITY;                                 \
         int j = 0;                                                                           \
@@ -112,13 +112,18 @@ static inline double exp_nonpositive(double x) {
     return p * scale;
 }
 
+/* x.y in LANES independent partial sums: their chains of additions overlap, where one
+ * running sum would wait on each addition's latency. */
 static inline double dot(const double *restrict x, const double *restrict y, int k) {
-    double part[4] = {0.0, 0.0, 0.0, 0.0};
+    double part[LANES] = {0.0};
     int t = 0;
-    for (; t + 4 <= k; t += 4)
-        for (int u = 0; u < 4; u++) part[u] += x[t + u] * y[t + u];
-    double sum = (part[0] + part[1]) + (part[2] + part[3]);
-    for (; t < k; t++) sum += x[t] * y[t];
+    for (; t + LANES <= k; t += LANES)
+        for (int u = 0; u < LANES; u++) part[u] += x[t + u] * y[t + u];
+    for (int u = 0; t + u < k; u++) part[u] += x[t + u] * y[t + u];
+    double half[LANES / 2];
+    for (int u = 0; u < LANES / 2; u++) half[u] = part[u] + part[u + LANES / 2];
+    double sum = 0.0;
+    for (int u = 0; u < LANES / 2; u++) sum += half[u];
     return sum;
 }
 

@@ -13,7 +13,7 @@ stay in cache:
    entries within ``40 + slack`` of their row's maximum, the slack bounding the
    float32 rounding (typically 0.1-2 % of the entries once L has grown);
 2. exact: float64 logits of the candidates only (``O(candidates x k)``; when more
-   than 1/30 of a block's entries are candidates, as in the first iterations, they
+   than 1/8 of a block's entries are candidates, as in the first iterations, they
    come from a float64 GEMM instead, and later blocks skip the screen), then the
    softmax and ``W = P * (same - p_i)`` on them;
 3. gradient ``-2 Z^T (diag(r + c) - W - W^T) X`` through sparse products with W,
@@ -59,7 +59,7 @@ _EPS32 = float(np.finfo(np.float32).eps)
 #: up to this many rows, one dense float64 softmax is cheaper than screening
 _DENSE_ROWS = 256
 #: candidates in at most 1 / _GATHER of a block's entries: gather their float64 logits
-_GATHER = 30
+_GATHER = 8
 #: candidates gathered before one pair of sparse products with W (about 100 MB)
 _PENDING = 1 << 22
 #: candidate pairs whose float64 logits are formed together (two (_CHUNK, k) buffers)
