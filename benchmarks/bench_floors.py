@@ -17,7 +17,9 @@ with that target:
 
 Fits are timed by ``bench_learn.compare`` (peer and isometry interleaved in this
 process after a warm-up); times are medians in milliseconds. A floor above the target means a
-10x faster fit cannot be built on these libraries, whatever the rest of the fit costs.
+10x faster fit cannot be built on these libraries' public calls, whatever the rest of the
+fit costs. Most of the optimizer's part is ``scipy.optimize.minimize``'s Python layer; a
+loop over scipy's private ``_lbfgsb.setulb`` would cost about a third (RESULTS.md).
 """
 
 from __future__ import annotations
