@@ -247,3 +247,95 @@ def test_nca_evaluations_sharing_scratch_match_fresh_ones():
         fresh = nca_loss_grad(L, X, np.asarray(y), budget=budget)
         assert shared[0] == fresh[0]
         np.testing.assert_array_equal(shared[1], fresh[1])
+
+
+def _nca_kernels_or_skip():
+    from isometry.learn.nca import _kernels
+
+    lib = _kernels()
+    if lib is None:
+        pytest.skip("C kernels not built")
+    return lib
+
+
+def test_nca_screen_pairs_keeps_each_entry_for_each_of_its_rows():
+    """The triangular screen against a loop over all pairs: several row blocks, entries kept
+    for one row, the other or both, and the total past its limit."""
+    lib = _nca_kernels_or_skip()
+    rng = np.random.default_rng(0)
+    n, rows = 101, 30
+    G = rng.normal(size=(n, n)).astype(np.float32)
+    G = (G + G.T) / 2
+    sq = rng.uniform(0, 1, n).astype(np.float32)
+    floor = rng.uniform(0, 1, n).astype(np.float32)
+    want = set()
+    for i in range(n):
+        for j in range(i + 1, n):
+            if 2 * G[i, j] - sq[j] >= floor[i]:
+                want.add((i, j))
+            if 2 * G[i, j] - sq[i] >= floor[j]:
+                want.add((j, i))
+    both = sum((j, i) in want for i, j in want if i < j)
+    assert both > 100 and len(want) - 2 * both > 100  # kept for both rows, and for one only
+    prow, pcol = np.zeros(n * n + 2 * n, np.int32), np.zeros(n * n + 2 * n, np.int32)
+    flags, found = np.zeros(n, np.uint8), np.zeros(n, np.int32)
+
+    def screen(limit):
+        total = 0
+        for s in range(0, n - 1, rows):
+            e = min(n, s + rows)
+            block = np.ascontiguousarray(G[s:e, s:])
+            total = lib.nca_screen_pairs(block.ctypes.data, e - s, n, s, sq.ctypes.data, floor.ctypes.data,
+                                         prow.ctypes.data, pcol.ctypes.data, total, limit, flags.ctypes.data,
+                                         found.ctypes.data)
+            if total < 0:
+                return total
+        return total
+
+    total = screen(n * n)
+    assert total == len(want)
+    assert set(zip(prow[:total].tolist(), pcol[:total].tolist())) == want
+    counts, cols = np.zeros(n, np.int32), np.zeros(total, np.int32)
+    lib.nca_pairs_to_rows(prow.ctypes.data, pcol.ctypes.data, total, n, counts.ctypes.data, cols.ctypes.data,
+                          np.zeros(n + 1, np.int64).ctypes.data)
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    for i in range(n):  # each row's columns, in increasing order
+        np.testing.assert_array_equal(cols[starts[i]:starts[i + 1]], sorted(j for r, j in want if r == i))
+    assert screen(len(want) // 2) == -1
+
+
+def test_nca_evaluations_along_a_path_screen_the_triangle_exactly(monkeypatch):
+    """Evaluations sharing a Scratch, as in a fit: from the second on, the triangular screen
+    with last evaluation's nearest points. Small steps, a jump as far as a line search
+    tries, a step back, and hints that are not the nearest points: every one against the
+    full softmax, and the screen is used (not the row-by-row fallback)."""
+    from conftest import clustered
+    import isometry.learn.nca as nca_module
+    from isometry.learn._blockwork import Scratch
+
+    _nca_kernels_or_skip()
+    X, y = clustered(400, 8, 4, spread=1.0, seed=5)
+    X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
+    used = []
+    screen_pairs = nca_module._pairs_native
+
+    def spy(*args):
+        result = screen_pairs(*args)
+        used.append(result is not None)
+        return result
+
+    monkeypatch.setattr(nca_module, "_pairs_native", spy)
+    monkeypatch.setattr(nca_module, "_PAIR_ROWS", 48)  # 9 row blocks
+    rng = np.random.default_rng(0)
+    L = 3.0 * rng.normal(size=(5, 8))
+    path = [L, L + 0.05 * rng.normal(size=L.shape), L + 0.1 * rng.normal(size=L.shape), 8.0 * L, L]
+    scratch = Scratch()
+    for step, M in enumerate(path + [L]):
+        if step == len(path):  # each point's fourth nearest in X as the hint
+            D = ((X[:, None] - X[None]) ** 2).sum(-1)
+            scratch.kept["nca_nearest"] = np.argsort(D, axis=1)[:, 4].astype(np.int32)
+        value, grad = nca_loss_grad(M, X, y, scratch=scratch)
+        ref_value, ref_grad = _nca_dense(M, X, y)
+        assert np.isclose(value, ref_value, rtol=1e-12)
+        np.testing.assert_allclose(grad, ref_grad, rtol=1e-9, atol=1e-10 * np.abs(ref_grad).max())
+    assert len(used) == len(path) and all(used)

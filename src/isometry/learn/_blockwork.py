@@ -18,6 +18,8 @@ class Scratch:
 
     def __init__(self) -> None:
         self._arrays: dict[str, np.ndarray] = {}
+        #: what a caller keeps from one call to the next on purpose (unlike the arrays)
+        self.kept: dict[str, object] = {}
 
     def get(self, name: str, shape: tuple[int, ...], dtype: type | np.dtype) -> np.ndarray:
         """An uninitialized array of ``shape`` and ``dtype``, the same one as last time when they match."""

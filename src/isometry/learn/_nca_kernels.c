@@ -30,14 +30,21 @@
 DEFINE_ROW_MAX(max_f32, float)
 DEFINE_ROW_MAX(max_f64, double)
 
-/* Positions of the nonzero bytes of flags[0:n] into out; returns their count. Eight flags
- * are tested at a time, so rows with few candidates cost little more than the flag pass. */
-static int collect(const uint8_t *restrict flags, int n, int32_t *restrict out) {
+/* Positions of the nonzero bytes of flags[0:n] into out; returns their count. Runs of 32
+ * zero flags are passed over in one test and eight flags are looked at a time, so rows with
+ * few candidates cost little more than the flag pass. */
+ISO_INLINE int collect(const uint8_t *restrict flags, int n, int32_t *restrict out) {
     int c = 0, j = 0;
-    for (; j + 8 <= n; j += 8) {
-        uint64_t w;
-        memcpy(&w, flags + j, 8);
-        for (; w; w &= w - 1) out[c++] = j + (__builtin_ctzll(w) >> 3);
+    for (; j + 32 <= n; j += 32) {
+        uint64_t w[4];
+        memcpy(w, flags + j, 32);
+        if (!(w[0] | w[1] | w[2] | w[3])) continue;
+        for (int q = 0; q < 4; q++)
+            for (uint64_t b = w[q]; b;) {
+                int bit = __builtin_ctzll(b);
+                out[c++] = j + 8 * q + (bit >> 3);
+                b &= ~((uint64_t)0xff << (bit & ~7)); /* the whole byte: a flag may have two bits set */
+            }
     }
     for (; j < n; j++)
         if (flags[j]) out[c++] = j;
@@ -136,14 +143,65 @@ static inline void exchange(double *restrict wzi, double *restrict wzj, const do
     }
 }
 
+/* Rows s.. of the upper triangle of a float32 Gram block G (rows, n - s), G[i][j - s] = z_i.z_j
+ * for j >= s + i: each entry right of the diagonal is tested for both of its rows. (i, j) is kept
+ * for row i when 2 z_i.z_j - |z_j|^2 >= floor[i], and for row j when 2 z_i.z_j - |z_i|^2 >= floor[j].
+ * Kept pairs are appended, as (row, column), to prow / pcol after the first `total` (room for
+ * limit + 2 n); a row's pairs come out with its columns in increasing order once all blocks are
+ * in. Returns the new total, or -1 once it passes limit. flags (n bytes) and found (n) are scratch. */
+ISO_CLONES
+int64_t nca_screen_pairs(const float *G, int rows, int n, int64_t s, const float *sq, const float *floor,
+                         int32_t *prow, int32_t *pcol, int64_t total, int64_t limit, uint8_t *flags, int32_t *found) {
+    for (int i = 0; i < rows; i++) {
+        int64_t gi = s + i;
+        int m = n - (int)gi - 1;
+        if (m <= 0) continue;
+        const float *g = G + (int64_t)i * (n - s) + (gi + 1 - s);
+        const float *sqj = sq + gi + 1, *floorj = floor + gi + 1;
+        float floor_i = floor[gi], sq_i = sq[gi];
+        for (int t = 0; t < m; t++) {
+            float twice = 2.0f * g[t];
+            flags[t] = (uint8_t)((twice - sqj[t] >= floor_i) | ((twice - sq_i >= floorj[t]) << 1));
+        }
+        int c = collect(flags, m, found);
+        /* row gi's pairs, then the other rows'; each slot is written, and kept only when its
+         * flag is set (no branch to mispredict): the next write or the next pass overwrites it */
+        for (int a = 0; a < c; a++) {
+            prow[total] = (int32_t)gi;
+            pcol[total] = (int32_t)gi + 1 + found[a];
+            total += flags[found[a]] & 1;
+        }
+        for (int a = 0; a < c; a++) {
+            prow[total] = (int32_t)gi + 1 + found[a];
+            pcol[total] = (int32_t)gi;
+            total += flags[found[a]] >> 1;
+        }
+        if (total > limit) return -1;
+    }
+    return total;
+}
+
+/* The pairs (prow, pcol)[0:total] grouped by row, each row's in the order they came: counts (n)
+ * and cols (total). start: n + 1 int64 of scratch. */
+void nca_pairs_to_rows(const int32_t *prow, const int32_t *pcol, int64_t total, int n, int32_t *counts,
+                       int32_t *cols, int64_t *start) {
+    memset(counts, 0, sizeof(int32_t) * (size_t)n);
+    for (int64_t a = 0; a < total; a++) counts[prow[a]]++;
+    start[0] = 0;
+    for (int r = 0; r < n; r++) start[r + 1] = start[r] + counts[r];
+    for (int64_t a = 0; a < total; a++) cols[start[prow[a]]++] = pcol[a];
+}
+
 /* Rows s.. with their candidates (cols, counts as above): logits from E (rows, n) when given,
- * else 2 z_i.z_j - |z_j|^2 from Z (n, k) and sq (n); softmax over each row's candidates;
- * w = p (same - p_i). Adds w's row and column sums to rc (n) and (W + W^T) Z to WZ (n, k).
- * buf: n doubles of scratch. Returns sum_i p_i over the block. */
+ * else 2 z_i.z_j - |z_j|^2 from Z (n, k) and sq (n); the softmax over each row's candidates
+ * within cut of its largest (the others are dropped, whatever the screen let through);
+ * w = p (same - p_i). Adds w's row and column sums to rc (n) and (W + W^T) Z to WZ (n, k), and
+ * writes each row's largest logit's column to nearest (n). buf: n doubles of scratch.
+ * Returns sum_i p_i over the block. */
 ISO_CLONES
 double nca_accumulate(int rows, int n, int k, int64_t s, const int32_t *cols, const int32_t *counts,
-                      const double *E, const double *Z, const double *sq, const int64_t *codes, double *rc,
-                      double *WZ, double *buf) {
+                      const double *E, const double *Z, const double *sq, const int64_t *codes, double cut,
+                      double *rc, double *WZ, double *buf, int32_t *nearest) {
     double value = 0.0;
     int64_t at = 0;
     for (int i = 0; i < rows; i++) {
@@ -153,6 +211,7 @@ double nca_accumulate(int rows, int n, int k, int64_t s, const int32_t *cols, co
         const int32_t *col = cols + at;
         at += c;
         double top = -INFINITY;
+        int best = 0;
         for (int a = 0; a < c; a++) {
             double v;
             if (E) {
@@ -161,9 +220,16 @@ double nca_accumulate(int rows, int n, int k, int64_t s, const int32_t *cols, co
                 v = 2.0 * dot(zi, Z + (int64_t)col[a] * k, k) - sq[col[a]];
             }
             buf[a] = v;
-            top = v > top ? v : top;
+            if (v > top) {
+                top = v;
+                best = a;
+            }
         }
-        for (int a = 0; a < c; a++) buf[a] = exp_nonpositive(buf[a] - top);  /* >= -(cut + slack) */
+        if (c > 0) nearest[gi] = col[best];
+        for (int a = 0; a < c; a++) {
+            double x = buf[a] - top;
+            buf[a] = x >= -cut ? exp_nonpositive(x) : 0.0;
+        }
         double sum = 0.0;
         for (int a = 0; a < c; a++) sum += buf[a];
         double p_i = 0.0;
@@ -175,6 +241,7 @@ double nca_accumulate(int rows, int n, int k, int64_t s, const int32_t *cols, co
         double row_sum = 0.0;
         double *wzi = WZ + gi * k;
         for (int a = 0; a < c; a++) {
+            if (buf[a] == 0.0) continue; /* dropped above */
             int64_t j = col[a];
             double w = buf[a] * ((codes[j] == codes[gi] ? 1.0 : 0.0) - p_i);
             row_sum += w;
