@@ -258,58 +258,116 @@ def _nca_kernels_or_skip():
     return lib
 
 
-def test_nca_screen_pairs_keeps_each_entry_for_each_of_its_rows():
+@pytest.mark.parametrize("bf16", [False, True])
+def test_nca_screen_pairs_keeps_each_entry_for_each_of_its_rows(bf16):
     """The triangular screen against a loop over all pairs: several row blocks, entries kept
-    for one row, the other or both, and the total past its limit."""
+    for one row, the other or both, the error bound added, Gram entries in float32 or as
+    bfloat16 bits, and the total past its limit."""
     lib = _nca_kernels_or_skip()
     rng = np.random.default_rng(0)
     n, rows = 101, 30
     G = rng.normal(size=(n, n)).astype(np.float32)
     G = (G + G.T) / 2
+    if bf16:  # values a bfloat16 holds exactly: the kernel reads them back as these floats
+        G = (G.view(np.uint32) & np.uint32(0xFFFF0000)).view(np.float32)
     sq = rng.uniform(0, 1, n).astype(np.float32)
-    floor = rng.uniform(0, 1, n).astype(np.float32)
+    floor = rng.uniform(0, 1.5, n).astype(np.float32)
+    alpha = rng.integers(0, 4, n).astype(np.float32) / 16  # products and sums exact in float32
+    u = rng.integers(1, 8, n).astype(np.float32) / 16
     want = set()
     for i in range(n):
         for j in range(i + 1, n):
-            if 2 * G[i, j] - sq[j] >= floor[i]:
+            high = np.float32(2 * G[i, j]) + np.float32(2 * alpha[i] * u[j] + 2 * u[i] * alpha[j])
+            if high - sq[j] >= floor[i]:
                 want.add((i, j))
-            if 2 * G[i, j] - sq[i] >= floor[j]:
+            if high - sq[i] >= floor[j]:
                 want.add((j, i))
     both = sum((j, i) in want for i, j in want if i < j)
     assert both > 100 and len(want) - 2 * both > 100  # kept for both rows, and for one only
-    prow, pcol = np.zeros(n * n + 2 * n, np.int32), np.zeros(n * n + 2 * n, np.int32)
+    without_bound = sum(2 * G[i, j] - sq[j] >= floor[i] for i, j in want if i < j)
+    assert without_bound < sum(i < j for i, j in want)  # the bound lets more through
+    pi, pj, pf = np.zeros(n * n, np.int32), np.zeros(n * n, np.int32), np.zeros(n * n, np.uint8)
     flags, found = np.zeros(n, np.uint8), np.zeros(n, np.int32)
+    kernel = lib.nca_screen_pairs_bf16 if bf16 else lib.nca_screen_pairs_f32
 
     def screen(limit):
         total = 0
         for s in range(0, n - 1, rows):
             e = min(n, s + rows)
             block = np.ascontiguousarray(G[s:e, s:])
-            total = lib.nca_screen_pairs(block.ctypes.data, e - s, n, s, sq.ctypes.data, floor.ctypes.data,
-                                         prow.ctypes.data, pcol.ctypes.data, total, limit, flags.ctypes.data,
-                                         found.ctypes.data)
+            if bf16:
+                block = np.ascontiguousarray(block.view(np.uint16)[:, 1::2])  # each float's high half
+            total = kernel(block.ctypes.data, e - s, n, s, sq.ctypes.data, floor.ctypes.data, alpha.ctypes.data,
+                           u.ctypes.data, pi.ctypes.data, pj.ctypes.data, pf.ctypes.data, total, limit,
+                           flags.ctypes.data, found.ctypes.data)
             if total < 0:
                 return total
         return total
 
     total = screen(n * n)
-    assert total == len(want)
-    assert set(zip(prow[:total].tolist(), pcol[:total].tolist())) == want
-    counts, cols = np.zeros(n, np.int32), np.zeros(total, np.int32)
-    lib.nca_pairs_to_rows(prow.ctypes.data, pcol.ctypes.data, total, n, counts.ctypes.data, cols.ctypes.data,
-                          np.zeros(n + 1, np.int64).ctypes.data)
-    starts = np.concatenate([[0], np.cumsum(counts)])
-    for i in range(n):  # each row's columns, in increasing order
-        np.testing.assert_array_equal(cols[starts[i]:starts[i + 1]], sorted(j for r, j in want if r == i))
-    assert screen(len(want) // 2) == -1
+    got = set()
+    for i, j, f in zip(pi[:total].tolist(), pj[:total].tolist(), pf[:total].tolist()):
+        assert i < j and f in (1, 2, 3)
+        if f & 1:
+            got.add((i, j))
+        if f & 2:
+            got.add((j, i))
+    assert got == want and total == len({(min(a), max(a)) for a in want})
+    order = list(zip(pi[:total].tolist(), pj[:total].tolist()))
+    assert order == sorted(order)  # rows in order, each row's columns increasing
+    assert screen(total // 2) == -1
 
 
-def test_nca_evaluations_along_a_path_screen_the_triangle_exactly(monkeypatch):
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 30.0, 1e4])
+@pytest.mark.parametrize("bf16", [False, True])
+def test_nca_screen_inputs_bound_the_low_precision_gram_error(scale, bf16):
+    """``nca_screen_inputs``: |z_i.z_j - G_ij| <= alpha_i u_j + u_i alpha_j for the Gram matrix
+    torch forms from the rounded rows (bfloat16 output included; rows nearly parallel in one
+    half, where G's own rounding is largest), |z|^2 in float64, and floors below each row's
+    exact logit to its hint less the cut."""
+    import torch
+
+    from isometry.learn.nca import CUT
+
+    lib = _nca_kernels_or_skip()
+    rng = np.random.default_rng(1)
+    n, k = 300, 37
+    Z = scale * rng.normal(size=(n, k)) * rng.uniform(0.1, 3.0, size=(n, 1)) + scale * rng.normal(size=k)
+    Z[: n // 2] = scale * np.outer(rng.uniform(0.5, 2.0, n // 2), rng.normal(size=k)) * (1 + 1e-3 * Z[: n // 2])
+    nearest = rng.integers(0, n - 1, n).astype(np.int32)
+    nearest += nearest >= np.arange(n)
+    low = np.zeros((n, k), np.uint16 if bf16 else np.float32)
+    sq, sq32 = np.zeros(n), np.zeros(n, np.float32)
+    floor, alpha, u = (np.zeros(n, np.float32) for _ in range(3))
+    ok = lib.nca_screen_inputs(n, k, Z.ctypes.data, nearest.ctypes.data, CUT, bf16, sq.ctypes.data, low.ctypes.data,
+                               sq32.ctypes.data, floor.ctypes.data, alpha.ctypes.data, u.ctypes.data)
+    assert ok == 0
+    rounded = torch.from_numpy(low).view(torch.bfloat16) if bf16 else torch.from_numpy(low)
+    np.testing.assert_allclose(rounded.double().numpy(), Z, rtol=2.0 ** -8 if bf16 else 2.0 ** -23)
+    G = torch.mm(rounded, rounded.T).double().numpy()
+    err = np.abs(Z @ Z.T - G)
+    bound = alpha[:, None].astype(np.float64) * u[None, :] + u[:, None] * alpha[None, :].astype(np.float64)
+    assert (err <= bound).all()
+    assert (bound < (0.02 if bf16 else 1e-5) * np.sqrt(np.outer(sq, sq)) + 1e-300).all()  # and not loose
+    np.testing.assert_allclose(sq, (Z * Z).sum(1), rtol=1e-13)
+    known = 2 * (Z * Z[nearest]).sum(1) - sq[nearest]
+    assert (floor < known - CUT - 1.0 + 1e-9 * np.abs(known)).all()
+    bad = Z.copy()
+    bad[3, 0] = 1e20  # |z|^2 beyond float32
+    assert lib.nca_screen_inputs(n, k, bad.ctypes.data, nearest.ctypes.data, CUT, bf16, sq.ctypes.data,
+                                 low.ctypes.data, sq32.ctypes.data, floor.ctypes.data, alpha.ctypes.data,
+                                 u.ctypes.data) == -1
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_nca_evaluations_along_a_path_screen_the_triangle_exactly(monkeypatch, dtype):
     """Evaluations sharing a Scratch, as in a fit: from the second on, the triangular screen
     with last evaluation's nearest points. Small steps, a jump as far as a line search
     tries, a step back, and hints that are not the nearest points: every one against the
     full softmax, and the screen is used (not the row-by-row fallback)."""
     from conftest import clustered
+    import torch
+
     import isometry.learn.nca as nca_module
     from isometry.learn._blockwork import Scratch
 
@@ -326,6 +384,7 @@ def test_nca_evaluations_along_a_path_screen_the_triangle_exactly(monkeypatch):
 
     monkeypatch.setattr(nca_module, "_pairs_native", spy)
     monkeypatch.setattr(nca_module, "_PAIR_ROWS", 48)  # 9 row blocks
+    monkeypatch.setattr(nca_module, "_screen_dtype", lambda: getattr(torch, dtype))  # either, on any CPU
     rng = np.random.default_rng(0)
     L = 3.0 * rng.normal(size=(5, 8))
     path = [L, L + 0.05 * rng.normal(size=L.shape), L + 0.1 * rng.normal(size=L.shape), 8.0 * L, L]

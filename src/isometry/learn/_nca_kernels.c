@@ -1,10 +1,14 @@
-/* Candidate work of the NCA objective (isometry/learn/nca.py) for one block of rows:
- * which softmax terms are kept, their exact float64 logits, the softmax, the weights
- * w_ij = p_ij (same_ij - p_i), and their share of the gradient, in one pass per row.
+/* Candidate work of the NCA objective (isometry/learn/nca.py): which softmax terms are kept,
+ * their exact float64 logits, the softmax, the weights w_ij = p_ij (same_ij - p_i), and their
+ * share of the gradient. Two forms: one block of rows at a time, one pass per row
+ * (nca_screen / nca_exact_candidates, then nca_accumulate); or, given hints for each row's
+ * nearest point, the upper triangle screened in low precision with an error bound and the
+ * work done once per pair (nca_screen_inputs, nca_screen_pairs_*, nca_pairs_accumulate).
  * Called through ctypes; nca.py keeps a numpy/torch path for installs without a compiler.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -30,21 +34,26 @@
 DEFINE_ROW_MAX(max_f32, float)
 DEFINE_ROW_MAX(max_f64, double)
 
-/* Positions of the nonzero bytes of flags[0:n] into out; returns their count. Runs of 32
- * zero flags are passed over in one test and eight flags are looked at a time, so rows with
- * few candidates cost little more than the flag pass. */
+/* One bit per byte of w (bit q for byte q, little-endian), set where the byte's low two bits
+ * are not both zero: the bits are moved together by one multiplication. */
+ISO_INLINE uint64_t nonzero_bytes(uint64_t w) {
+    w = (w | (w >> 1)) & 0x0101010101010101ULL;
+    return (w * 0x0102040810204080ULL) >> 56;
+}
+
+/* Positions of the nonzero bytes of flags[0:n] (each 0-3) into out; returns their count. Flags
+ * are turned into a 64-bit mask 64 at a time and its set bits taken one by one, so the work
+ * is one step per position found plus a few per 64 flags. */
 ISO_INLINE int collect(const uint8_t *restrict flags, int n, int32_t *restrict out) {
     int c = 0, j = 0;
-    for (; j + 32 <= n; j += 32) {
-        uint64_t w[4];
-        memcpy(w, flags + j, 32);
-        if (!(w[0] | w[1] | w[2] | w[3])) continue;
-        for (int q = 0; q < 4; q++)
-            for (uint64_t b = w[q]; b;) {
-                int bit = __builtin_ctzll(b);
-                out[c++] = j + 8 * q + (bit >> 3);
-                b &= ~((uint64_t)0xff << (bit & ~7)); /* the whole byte: a flag may have two bits set */
-            }
+    for (; j + 64 <= n; j += 64) {
+        uint64_t bits = 0;
+        for (int q = 0; q < 8; q++) {
+            uint64_t w;
+            memcpy(&w, flags + j + 8 * q, 8);
+            bits |= nonzero_bytes(w) << (8 * q);
+        }
+        for (; bits; bits &= bits - 1) out[c++] = j + __builtin_ctzll(bits);
     }
     for (; j < n; j++)
         if (flags[j]) out[c++] = j;
@@ -143,53 +152,173 @@ static inline void exchange(double *restrict wzi, double *restrict wzj, const do
     }
 }
 
-/* Rows s.. of the upper triangle of a float32 Gram block G (rows, n - s), G[i][j - s] = z_i.z_j
- * for j >= s + i: each entry right of the diagonal is tested for both of its rows. (i, j) is kept
- * for row i when 2 z_i.z_j - |z_j|^2 >= floor[i], and for row j when 2 z_i.z_j - |z_i|^2 >= floor[j].
- * Kept pairs are appended, as (row, column), to prow / pcol after the first `total` (room for
- * limit + 2 n); a row's pairs come out with its columns in increasing order once all blocks are
- * in. Returns the new total, or -1 once it passes limit. flags (n bytes) and found (n) are scratch. */
-ISO_CLONES
-int64_t nca_screen_pairs(const float *G, int rows, int n, int64_t s, const float *sq, const float *floor,
-                         int32_t *prow, int32_t *pcol, int64_t total, int64_t limit, uint8_t *flags, int32_t *found) {
-    for (int i = 0; i < rows; i++) {
-        int64_t gi = s + i;
-        int m = n - (int)gi - 1;
-        if (m <= 0) continue;
-        const float *g = G + (int64_t)i * (n - s) + (gi + 1 - s);
-        const float *sqj = sq + gi + 1, *floorj = floor + gi + 1;
-        float floor_i = floor[gi], sq_i = sq[gi];
-        for (int t = 0; t < m; t++) {
-            float twice = 2.0f * g[t];
-            flags[t] = (uint8_t)((twice - sqj[t] >= floor_i) | ((twice - sq_i >= floorj[t]) << 1));
-        }
-        int c = collect(flags, m, found);
-        /* row gi's pairs, then the other rows'; each slot is written, and kept only when its
-         * flag is set (no branch to mispredict): the next write or the next pass overwrites it */
-        for (int a = 0; a < c; a++) {
-            prow[total] = (int32_t)gi;
-            pcol[total] = (int32_t)gi + 1 + found[a];
-            total += flags[found[a]] & 1;
-        }
-        for (int a = 0; a < c; a++) {
-            prow[total] = (int32_t)gi + 1 + found[a];
-            pcol[total] = (int32_t)gi;
-            total += flags[found[a]] >> 1;
-        }
-        if (total > limit) return -1;
-    }
-    return total;
+/* bfloat16 to float32: its bits are the high half of the float's. */
+ISO_INLINE float from_bf16(uint16_t h) {
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
 }
 
-/* The pairs (prow, pcol)[0:total] grouped by row, each row's in the order they came: counts (n)
- * and cols (total). start: n + 1 int64 of scratch. */
-void nca_pairs_to_rows(const int32_t *prow, const int32_t *pcol, int64_t total, int n, int32_t *counts,
-                       int32_t *cols, int64_t *start) {
-    memset(counts, 0, sizeof(int32_t) * (size_t)n);
-    for (int64_t a = 0; a < total; a++) counts[prow[a]]++;
-    start[0] = 0;
-    for (int r = 0; r < n; r++) start[r + 1] = start[r] + counts[r];
-    for (int64_t a = 0; a < total; a++) cols[start[prow[a]]++] = pcol[a];
+/* Rows s.. of the upper triangle of a low-precision Gram block G (rows, n - s), G[i][j - s] ~
+ * z_i.z_j for j >= s + i, off by at most alpha[i] u[j] + u[i] alpha[j]: each entry right of the
+ * diagonal is tested for both of its rows, with that bound added. (i, j) is kept for row i when
+ * 2 z_i.z_j - |z_j|^2 may reach floor[i] (flag 1), and for row j when 2 z_i.z_j - |z_i|^2 may
+ * reach floor[j] (flag 2). Each pair kept for either row is appended once, as (i, j, flags) with
+ * i < j, to pi / pj / pf after the first `total` (room for limit + n): rows in order, and each
+ * row's columns in increasing order. Returns the new total, or -1 once it passes limit.
+ * flags (n bytes) and found (n) are scratch. */
+#define DEFINE_SCREEN_PAIRS(name, type, load)                                                               \
+    ISO_CLONES                                                                                            \
+    int64_t name(const type *G, int rows, int n, int64_t s, const float *sq, const float *floor,            \
+                 const float *alpha, const float *u, int32_t *pi, int32_t *pj, uint8_t *pf, int64_t total,  \
+                 int64_t limit, uint8_t *flags, int32_t *found) {                                           \
+        for (int i = 0; i < rows; i++) {                                                                  \
+            int64_t gi = s + i;                                                                           \
+            int m = n - (int)gi - 1;                                                                      \
+            if (m <= 0) continue;                                                                         \
+            const type *g = G + (int64_t)i * (n - s) + (gi + 1 - s);                                      \
+            const float *sqj = sq + gi + 1, *floorj = floor + gi + 1, *aj = alpha + gi + 1, *uj = u + gi + 1; \
+            float floor_i = floor[gi], sq_i = sq[gi], a_i = 2.0f * alpha[gi], u_i = 2.0f * u[gi];         \
+            for (int t = 0; t < m; t++) {                                                                 \
+                float high = 2.0f * load(g[t]) + (a_i * uj[t] + u_i * aj[t]);                             \
+                flags[t] = (uint8_t)((high - sqj[t] >= floor_i) | ((high - sq_i >= floorj[t]) << 1));    \
+            }                                                                                             \
+            int c = collect(flags, m, found);                                                             \
+            for (int a = 0; a < c; a++) {                                                                 \
+                pi[total + a] = (int32_t)gi;                                                              \
+                pj[total + a] = (int32_t)gi + 1 + found[a];                                               \
+                pf[total + a] = flags[found[a]];                                                          \
+            }                                                                                             \
+            total += c;                                                                                   \
+            if (total > limit) return -1;                                                                 \
+        }                                                                                                 \
+        return total;                                                                                     \
+    }
+
+#define AS_FLOAT(x) (x)
+DEFINE_SCREEN_PAIRS(nca_screen_pairs_f32, float, AS_FLOAT)
+DEFINE_SCREEN_PAIRS(nca_screen_pairs_bf16, uint16_t, from_bf16)
+
+/* Inputs of the triangular screen from Z (n, k): sq = |z|^2 (n, float64), low = Z rounded to
+ * bfloat16 (bits, when bf16) or float32 (n, k), sq32 = sq in float32, and alpha, u (n, float32,
+ * rounded up) with |z_i.z_j - G_ij| <= alpha_i u_j + u_i alpha_j for the Gram matrix G that a
+ * GEMM forms from low with float32 sums (u = max(|z|, |low(z)|), alpha = |z - low(z)| + c u,
+ * c covering sums over k and two roundings of G to bfloat16). floor (n, float32, rounded down)
+ * is each row's exact logit to its hint `nearest` less cut and a slack for the float32
+ * arithmetic of the tests. Returns -1 where a value is beyond float32's range, else 0. */
+ISO_CLONES
+int nca_screen_inputs(int n, int k, const double *Z, const int32_t *nearest, double cut, int bf16, double *sq,
+                      void *low, float *sq32, float *floor, float *alpha, float *u) {
+    const double eps32 = FLT_EPSILON, c = (bf16 ? 0x1p-8 : eps32) + k * eps32;
+    double max_sq = 0.0;
+    for (int i = 0; i < n; i++) {
+        const double *z = Z + (int64_t)i * k;
+        double s = 0.0, s_low = 0.0, s_off = 0.0;
+        if (bf16) {
+            uint16_t *out = (uint16_t *)low + (int64_t)i * k;
+            for (int t = 0; t < k; t++) {
+                float f = (float)z[t];
+                uint32_t bits;
+                memcpy(&bits, &f, 4);
+                out[t] = (uint16_t)((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16); /* to nearest, ties to even */
+                double b = from_bf16(out[t]);
+                s += z[t] * z[t];
+                s_low += b * b;
+                s_off += (z[t] - b) * (z[t] - b);
+            }
+        } else {
+            float *out = (float *)low + (int64_t)i * k;
+            for (int t = 0; t < k; t++) {
+                out[t] = (float)z[t];
+                double b = out[t];
+                s += z[t] * z[t];
+                s_low += b * b;
+                s_off += (z[t] - b) * (z[t] - b);
+            }
+        }
+        double norm = sqrt(s > s_low ? s : s_low);
+        sq[i] = s;
+        sq32[i] = (float)s;
+        u[i] = nextafterf((float)norm, INFINITY);
+        alpha[i] = nextafterf((float)(sqrt(s_off) + c * norm), INFINITY);
+        max_sq = s > max_sq ? s : max_sq;
+    }
+    int finite = 1;
+    for (int i = 0; i < n; i++) {
+        int32_t j = nearest[i];
+        double known = 2.0 * dot(Z + (int64_t)i * k, Z + (int64_t)j * k, k) - sq[j];
+        double lowest = known - cut - (1.0 + 8.0 * k * eps32 * (sq[i] + max_sq));
+        float f = (float)lowest;
+        floor[i] = (double)f > lowest ? nextafterf(f, -INFINITY) : f;
+        finite &= isfinite(floor[i]) && isfinite(sq32[i]) && isfinite(alpha[i]);
+    }
+    return finite ? 0 : -1;
+}
+
+/* The NCA candidate work over pairs (pi, pj, pf)[0:total] from nca_screen_pairs, in passes over
+ * the pairs: each pair's z_i.z_j once in float64, giving row i's logit 2 z_i.z_j - |z_j|^2
+ * (when flag 1) and row j's 2 z_i.z_j - |z_i|^2 (when flag 2); each row's largest; the softmax
+ * terms (those below exp(-cut) of their row's largest dropped); and w = p (same - p_row) for
+ * both ends, whose sum W_ij + W_ji is added once to rc (n, at both ends) and to (W + W^T) Z in
+ * WZ (n, k), both starting at zero; WZ ends as diag(rc) Z - (W + W^T) Z. Writes each row's
+ * largest logit's column to nearest (n); rows with no pair keep theirs. Scratch: up and down (total doubles each), rows (3 n doubles). Returns sum_i p_i. */
+ISO_CLONES
+double nca_pairs_accumulate(int n, int k, int64_t total, const int32_t *pi, const int32_t *pj, const uint8_t *pf,
+                            const double *Z, const double *sq, const int64_t *codes, double cut, double *rc,
+                            double *WZ, int32_t *nearest, double *up, double *down, double *rows) {
+    double *top = rows, *sum = rows + n, *same_sum = rows + 2 * (int64_t)n;
+    for (int r = 0; r < n; r++) {
+        top[r] = -INFINITY;
+        sum[r] = same_sum[r] = 0.0;
+    }
+    for (int64_t p = 0; p < total; p++) {
+        int32_t i = pi[p], j = pj[p];
+        double twice = 2.0 * dot(Z + (int64_t)i * k, Z + (int64_t)j * k, k);
+        double to_i = (pf[p] & 1) ? twice - sq[j] : -INFINITY, to_j = (pf[p] & 2) ? twice - sq[i] : -INFINITY;
+        up[p] = to_i;
+        down[p] = to_j;
+        top[i] = to_i > top[i] ? to_i : top[i];
+        top[j] = to_j > top[j] ? to_j : top[j];
+    }
+    for (int64_t p = 0; p < total; p++) {
+        int32_t i = pi[p], j = pj[p];
+        if (up[p] == top[i] && up[p] > -INFINITY) nearest[i] = j;
+        if (down[p] == top[j] && down[p] > -INFINITY) nearest[j] = i;
+        up[p] -= top[i];
+        down[p] -= top[j];
+    }
+    for (int64_t p = 0; p < total; p++) { /* -inf and NaN (a row with no logit) give 0 */
+        up[p] = up[p] >= -cut ? exp_nonpositive(up[p]) : 0.0;
+        down[p] = down[p] >= -cut ? exp_nonpositive(down[p]) : 0.0;
+    }
+    for (int64_t p = 0; p < total; p++) {
+        int32_t i = pi[p], j = pj[p];
+        double same = codes[i] == codes[j] ? 1.0 : 0.0;
+        sum[i] += up[p];
+        sum[j] += down[p];
+        same_sum[i] += same * up[p];
+        same_sum[j] += same * down[p];
+    }
+    double value = 0.0;
+    for (int r = 0; r < n; r++) { /* same_sum becomes p_r, sum 1 / sum */
+        if (sum[r] == 0.0) continue;
+        same_sum[r] /= sum[r];
+        sum[r] = 1.0 / sum[r];
+        value += same_sum[r];
+    }
+    for (int64_t p = 0; p < total; p++) {
+        int64_t i = pi[p], j = pj[p];
+        double same = codes[i] == codes[j] ? 1.0 : 0.0;
+        double w = up[p] * sum[i] * (same - same_sum[i]) + down[p] * sum[j] * (same - same_sum[j]);
+        if (w == 0.0) continue; /* every term of the pair dropped */
+        rc[i] += w;
+        rc[j] += w;
+        exchange(WZ + i * k, WZ + j * k, Z + i * k, Z + j * k, w, k);
+    }
+    for (int r = 0; r < n; r++)
+        for (int t = 0; t < k; t++) WZ[(int64_t)r * k + t] = rc[r] * Z[(int64_t)r * k + t] - WZ[(int64_t)r * k + t];
+    return value;
 }
 
 /* Rows s.. with their candidates (cols, counts as above): logits from E (rows, n) when given,
