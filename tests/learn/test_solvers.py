@@ -265,7 +265,7 @@ def test_nca_screen_pairs_keeps_each_entry_for_each_of_its_rows(bf16):
     bfloat16 bits, and the total past its limit."""
     lib = _nca_kernels_or_skip()
     rng = np.random.default_rng(0)
-    n, rows = 101, 30
+    n, rows = 131, 30  # rows of 100 columns and fewer: 64 flags at a time and the rest
     G = rng.normal(size=(n, n)).astype(np.float32)
     G = (G + G.T) / 2
     if bf16:  # values a bfloat16 holds exactly: the kernel reads them back as these floats
@@ -383,7 +383,7 @@ def test_nca_evaluations_along_a_path_screen_the_triangle_exactly(monkeypatch, d
         return result
 
     monkeypatch.setattr(nca_module, "_pairs_native", spy)
-    monkeypatch.setattr(nca_module, "_PAIR_ROWS", 48)  # 9 row blocks
+    monkeypatch.setattr(nca_module, "_PAIR_BYTES", 48 * 400 * (2 if dtype == "bfloat16" else 4))  # 9 row blocks
     monkeypatch.setattr(nca_module, "_screen_dtype", lambda: getattr(torch, dtype))  # either, on any CPU
     rng = np.random.default_rng(0)
     L = 3.0 * rng.normal(size=(5, 8))
