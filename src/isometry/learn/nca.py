@@ -266,7 +266,7 @@ def _pairs_native(lib: ctypes.CDLL, Z: np.ndarray, codes: np.ndarray, scratch: S
                              sq32.ctypes.data, floor.ctypes.data, alpha.ctypes.data, u.ctypes.data) < 0:
         return None
     low = torch.from_numpy(low).view(torch.bfloat16) if bf16 else torch.from_numpy(low)
-    limit = min(n * n // _GATHER, _PENDING)
+    limit = min(n * n // _GATHER, _PENDING)  # pair buffers sized for it: only the pairs found are written
     pi = scratch.get("pair_rows", (limit + n,), np.int32)
     pj = scratch.get("pair_cols", (limit + n,), np.int32)
     pf = scratch.get("pair_flags", (limit + n,), np.uint8)
@@ -289,11 +289,10 @@ def _pairs_native(lib: ctypes.CDLL, Z: np.ndarray, codes: np.ndarray, scratch: S
             return None
     cls = np.ascontiguousarray(codes, dtype=np.int64)
     rc, M = np.zeros(n), np.zeros_like(Z)
-    room = 1 << max(total, 1).bit_length()  # kept from one evaluation to the next while total stays in range
     value = lib.nca_pairs_accumulate(n, k, total, pi.ctypes.data, pj.ctypes.data, pf.ctypes.data, Z.ctypes.data,
                                      sq.ctypes.data, cls.ctypes.data, CUT, rc.ctypes.data, M.ctypes.data,
-                                     nearest.ctypes.data, scratch.get("pair_up", (room,), np.float64).ctypes.data,
-                                     scratch.get("pair_down", (room,), np.float64).ctypes.data,
+                                     nearest.ctypes.data, scratch.get("pair_up", (limit + n,), np.float64).ctypes.data,
+                                     scratch.get("pair_down", (limit + n,), np.float64).ctypes.data,
                                      scratch.get("pair_rows_sums", (3 * n,), np.float64).ctypes.data)
     return value, M
 
