@@ -288,7 +288,7 @@ def _pairs_native(lib: ctypes.CDLL, Z: np.ndarray, codes: np.ndarray, scratch: S
         if total < 0:
             return None
     cls = np.ascontiguousarray(codes, dtype=np.int64)
-    rc, M = np.zeros(n), np.zeros_like(Z)
+    rc, M = np.empty(n), np.empty_like(Z)
     value = lib.nca_pairs_accumulate(n, k, total, pi.ctypes.data, pj.ctypes.data, pf.ctypes.data, Z.ctypes.data,
                                      sq.ctypes.data, cls.ctypes.data, CUT, rc.ctypes.data, M.ctypes.data,
                                      nearest.ctypes.data, scratch.get("pair_up", (limit + n,), np.float64).ctypes.data,
