@@ -303,7 +303,8 @@ int nca_screen_inputs(int n, int k, const double *Z, const int32_t *nearest, dou
  * terms (those below exp(-cut) of their row's largest dropped); and w = p (same - p_row) for
  * both ends, whose sum W_ij + W_ji is added once to rc (n, at both ends) and to (W + W^T) Z in
  * WZ (n, k), both set to zero first; WZ ends as diag(rc) Z - (W + W^T) Z. Writes each row's
- * largest logit's column to nearest (n); rows with no pair keep theirs. Scratch: up and down (total doubles each), rows (3 n doubles). Returns sum_i p_i. */
+ * largest logit's column to nearest (n); rows with no pair keep theirs. Scratch: up and down
+ * (total doubles each), rows (3 n doubles). Returns sum_i p_i. */
 ISO_CLONES
 double nca_pairs_accumulate(int n, int k, int64_t total, const int32_t *pi, const int32_t *pj, const uint8_t *pf,
                             const double *Z, const double *sq, const int64_t *codes, double cut, double *rc,

@@ -40,8 +40,8 @@ row (digits 0.177 -> 0.109 s; 5,000 x 50: 2.75 -> 1.73 s; one process, alternati
 
 Up to 256 points (and no ``budget`` given) the whole (n, n) float64 softmax is
 formed instead, which is cheaper there. metric-learn forms the dense (n, n) softmax and
-two dense (n, n, k) float64 GEMMs per evaluation. The optimizer is the same (scipy's L-BFGS-B, same defaults), so iterates
-match metric-learn's up to round-off.
+two dense (n, n, k) float64 GEMMs per evaluation. The optimizer is the same (scipy's
+L-BFGS-B, same defaults), so iterates match metric-learn's up to round-off.
 """
 
 from __future__ import annotations
@@ -235,7 +235,7 @@ def _blocks_native(lib: ctypes.CDLL, Z: torch.Tensor, sq: torch.Tensor, screen: 
 @functools.lru_cache(maxsize=None)
 def _screen_dtype() -> torch.dtype:
     """bfloat16 where the CPU multiplies it natively (AVX512-BF16; torch's bfloat16 GEMM is then
-    ~3x its float32 one on a (128, 64) x (64, 898) block), else float32."""
+    3-4x its float32 one on digits' blocks), else float32."""
     probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
     return torch.bfloat16 if probe is not None and probe() else torch.float32
 
@@ -251,11 +251,13 @@ def _pairs_native(lib: ctypes.CDLL, Z: np.ndarray, codes: np.ndarray, scratch: S
     bound on its error (``nca_screen_inputs`` in the C file; on digits it lets through 2.5%
     more entries than a float32 screen), is then tested for both of its rows: the GEMM forms
     the triangle in row blocks of ``budget`` bytes (default ``_PAIR_BYTES``) against the
-    columns from the block on (on digits 0.75 of the whole, in two GEMMs). The candidate work is done once per pair kept for either
-    row: its float64 ``z_i.z_j`` serves both rows' logits, and ``W_ij + W_ji`` is added to
-    ``(W + W^T) Z`` in one update. Returns None, having changed nothing, when a value is beyond
-    float32's range or more than 1/``_GATHER`` of the entries pass (or 2^22 pairs): the
-    caller then screens row by row. Else ``(sum_i p_i, diag(r + c) Z - (W + W^T) Z)`` (n, k).
+    columns from the block on (on digits 0.75 of the whole, in two GEMMs). The candidate
+    work is done once per pair kept for either row: its float64 ``z_i.z_j`` serves both
+    rows' logits, and ``W_ij + W_ji`` is added to ``(W + W^T) Z`` in one update.
+
+    Returns None, having changed nothing, when a value is beyond float32's range or more
+    than 1/``_GATHER`` of the entries pass (or 2^22 pairs): the caller then screens row by
+    row. Else ``(sum_i p_i, diag(r + c) Z - (W + W^T) Z)`` (n, k).
     """
     n, k = Z.shape
     bf16 = _screen_dtype() == torch.bfloat16
